@@ -1,0 +1,33 @@
+#!/bin/sh
+# Create .venv/ and install lockerkey into it, on a fresh Debian / Raspberry Pi OS machine
+# that has only python3 and make. Usage: scripts/bootstrap.sh [EXTRAS]   (e.g. "test")
+set -eu
+PYTHON=${PYTHON:-python3}
+EXTRAS=${1:-}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
+        echo "bootstrap: need root to run: $*" >&2; exit 1; fi
+}
+
+# Debian splits venv and ensurepip out of python3: install python3-venv when it is missing.
+if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing python3-venv with apt-get"
+        as_root apt-get update -q
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+    else
+        echo "bootstrap: $PYTHON cannot create virtual environments (python3-venv missing)" >&2
+        exit 1
+    fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+if [ -n "$EXTRAS" ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
+else
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi

@@ -1,0 +1,5 @@
+"""Allow ``python -m lockerkey``."""
+
+from lockerkey.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Cabinet controllers: wire protocol, drivers and simulated cabinets."""

@@ -1,0 +1,541 @@
+"""The rental/return engine: events and the time come in, a Step (writes, commands) goes out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+
+from lockerkey.core import ops, recovery, rules
+from lockerkey.core.events import (
+    Beep,
+    Cancel,
+    Command,
+    DoorSensed,
+    Event,
+    KeySensed,
+    LinkLost,
+    Lock,
+    LockSensed,
+    Notice,
+    Now,
+    Scan,
+    Select,
+    Snapshot,
+    Step,
+    Tick,
+    Unlock,
+)
+from lockerkey.core.layout import UNLOCK_MAX_MS, Layout, Policy
+from lockerkey.core.messages import Msg
+from lockerkey.core.model import ErrorCode, Member, RentalStatus, Service
+from lockerkey.core.state import (
+    Holder,
+    LockerState,
+    Pending,
+    Phase,
+    Session,
+    View,
+    check_transition,
+)
+
+# Re-arm an unlock this long before the controller's dead-man relock would fire.
+REARM_MARGIN_S = 5.0
+
+
+class Engine:
+    """One kiosk's rules, as a state machine over a Layout; pure and single-threaded."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        policy: Policy,
+        new_id: Callable[[], str],
+        lockers: Mapping[str, LockerState] | None = None,
+        unresolved: Iterable[Pending] = (),
+    ) -> None:
+        self.layout = layout
+        self.policy = policy
+        self.new_id = new_id
+        self.lockers: dict[str, LockerState] = {
+            number: (lockers or {}).get(number) or LockerState() for number in layout.order()
+        }
+        self.unresolved: list[Pending] = list(unresolved)
+        self.phase = Phase.OUT_OF_SERVICE
+        self.session: Session | None = None
+        self.online: set[int] = set()
+        self.notice: Notice | None = Notice(Msg.OUT_OF_SERVICE)
+        self._step = Step()
+        self._now = Now(datetime.fromtimestamp(0).astimezone(), 0.0)
+        self._dirty: set[str] = set()
+
+    # ---- public API --------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: Now) -> Step:
+        """Apply one event at ``now`` and return what must be written and sent, in that order."""
+        self._step, self._now, self._dirty = Step(), now, set()
+        match event:
+            case Scan():
+                self._on_scan(event)
+            case Select(locker=locker):
+                self._on_select(locker)
+            case Cancel():
+                self._on_cancel()
+            case Tick():
+                self._on_tick()
+            case KeySensed(cabinet=cab, slot=slot, present=present):
+                self._on_key(cab, slot, present)
+            case DoorSensed() | LockSensed():
+                self._on_door_or_lock(event)
+            case Snapshot():
+                recovery.on_snapshot(self, event)
+            case LinkLost(cabinet=cab, reason=reason):
+                recovery.on_link_lost(self, cab, reason)
+        return self._flush()
+
+    def start(self, now: Now) -> Step:
+        """Close what a restart left that needs no controller; call once, before any event."""
+        self._step, self._now, self._dirty = Step(), now, set()
+        recovery.start(self)
+        return self._flush()
+
+    def _flush(self) -> Step:
+        for number in sorted(self._dirty):
+            self._write(self._locker_row(number))
+        return self._step
+
+    def next_wakeup(self) -> float | None:
+        """The monotonic time at which a Tick is next needed, if any."""
+        s = self.session
+        if s is None:
+            return None
+        return s.deadline_mono if s.rearm_mono is None else min(s.deadline_mono, s.rearm_mono)
+
+    def view(self) -> View:
+        """The screen's state: phase, message, chosen locker, offered lockers, deadline."""
+        s = self.session
+        return View(
+            phase=self.phase,
+            notice=self.notice,
+            locker=s.locker if s else None,
+            available=s.offered if s and self.phase is Phase.CHOOSE_LOCKER else (),
+            deadline=s.deadline_wall if s else None,
+            online=tuple(sorted(self.online)),
+        )
+
+    def available_for(self, member: Member) -> list[str]:
+        """Lockers this member may be given now, in layout order."""
+        pending = {p.locker for p in self.unresolved}
+        return [
+            number
+            for number, st in self.lockers.items()
+            if st.key is True
+            and st.holder is None
+            and st.service is Service.IN_SERVICE
+            and number not in pending
+            and self.layout.lockers[number].cabinet in self.online
+            and rules.may_use(self.layout, number, member)
+        ]
+
+    # ---- helpers used by both halves ---------------------------------------------------------
+
+    def _write(self, op: ops.LedgerOp) -> None:
+        self._step.writes.append(op)
+
+    def _audit(
+        self,
+        kind: str,
+        member_id: str | None = None,
+        locker: str | None = None,
+        tx_id: str | None = None,
+        **details: object,
+    ) -> None:
+        self._write(ops.Audit(kind, self._now.wall, member_id, locker, tx_id, details))
+
+    def _send(self, command: Command) -> None:
+        self._step.commands.append(command)
+        self._audit("command", command=type(command).__name__, **vars(command))
+
+    def _say(self, msg: Msg, level: str = "info", **params: str) -> None:
+        self.notice = Notice(msg, params, level)
+        self._step.notices.append(self.notice)
+        self._audit("message", msg=str(msg), level=level, **params)
+
+    def _goto(self, phase: Phase) -> None:
+        check_transition(self.phase, phase)
+        self.phase = phase
+
+    def _set(self, locker: str, **changes: object) -> None:
+        st = self.lockers[locker]
+        for name, value in changes.items():
+            setattr(st, name, value)
+        self._dirty.add(locker)
+
+    def _locker_row(self, number: str) -> ops.LockerRow:
+        st = self.lockers[number]
+        return ops.LockerRow(
+            locker=number,
+            key_present=st.key,
+            door_open=st.door,
+            locked=st.locked,
+            current_member=st.holder.member_id if st.holder else None,
+            current_transaction=st.session_tx,
+            locked_until=st.locked_until,
+            service=st.service,
+            service_reason=st.reason,
+            at=self._now.wall,
+        )
+
+    def _day_start(self) -> datetime:
+        return rules.next_local_midnight(self._now.wall, self.policy.tz) - timedelta(days=1)
+
+    def _set_aside(self, locker: str, code: ErrorCode, **details: object) -> None:
+        self._set(locker, service=Service.SET_ASIDE, reason=str(code))
+        spec = self.layout.lockers[locker]
+        holder = self.lockers[locker].holder
+        self._audit(
+            "set_aside",
+            holder.member_id if holder else None,
+            locker,
+            holder.tx_id if holder else None,
+            code=str(code),
+            **details,
+        )
+        self._send(Beep(spec.cabinet, "alert"))
+
+    # ---- scans -------------------------------------------------------------------------------
+
+    def _on_scan(self, scan: Scan) -> None:
+        member = scan.member
+        member_id = member.member_id if member else None
+        key_of = self.layout.by_key_code.get(scan.code)
+        self._audit("scan", member_id, key_of, code=scan.code, read_as="key" if key_of else "card")
+        if self.phase is Phase.OUT_OF_SERVICE:
+            self._say(Msg.OUT_OF_SERVICE, "error")
+            return
+        if self.session is not None:
+            s = self.session
+            if member_id == s.member_id or (key_of is not None and key_of == s.locker):
+                return  # the same person scanning again: keep the current step on screen
+            self._audit("busy", member_id, key_of, s.tx_id)
+            self._say(Msg.BUSY, "error")
+            return
+        if key_of is not None:
+            self._start_return(key_of)
+        else:
+            self._start_rental(member, scan.code)
+
+    def _refuse(self, member_id: str | None, msg: Msg, params: Mapping[str, str]) -> None:
+        self._audit("refused", member_id, reason=str(msg), **params)
+        self._say(msg, "error", **params)
+
+    def _start_rental(self, member: Member | None, code: str) -> None:
+        refused = rules.refusal(member, self._now.wall, self.policy.daily_limit, self.policy.tz)
+        if refused is not None or member is None:
+            msg, params = refused or (Msg.UNKNOWN_CARD, {})
+            self._refuse(None if member is None else member.member_id, msg, params)
+            return
+        held = next(
+            (
+                n
+                for n, st in self.lockers.items()
+                if st.holder and st.holder.member_id == member.member_id
+            ),
+            None,
+        )
+        if held is not None:
+            self._refuse(member.member_id, Msg.ALREADY_RENTING, {"locker": held})
+            return
+        if any(p.member_id == member.member_id for p in self.unresolved):
+            self._refuse(member.member_id, Msg.CHECKING_PREVIOUS, {})
+            return
+        available = self.available_for(member)
+        if not available:
+            self._refuse(member.member_id, Msg.NO_LOCKER_FREE, {})
+            return
+        s = self._new_session("rental", member.member_id, member)
+        self._audit("session_started", member.member_id, None, s.tx_id, session="rental")
+        if self.layout.shared_door:
+            cabinets = sorted({self.layout.lockers[n].cabinet for n in available})
+            self._write(self._start_op(s, Phase.TAKE_KEY))
+            self._goto(Phase.TAKE_KEY)
+            self._release([(cab, 0) for cab in cabinets])
+            self._say(Msg.TAKE_ANY_KEY)
+        elif self.policy.selection == "auto":
+            last = {n: self.lockers[n].last_rented for n in available}
+            chosen = rules.pick_least_used(available, last)
+            assert chosen is not None  # available is not empty
+            self._write(self._start_op(s, Phase.TAKE_KEY))
+            self._take(chosen)
+        else:
+            s.offered = tuple(available)
+            self._write(self._start_op(s, Phase.CHOOSE_LOCKER))
+            self._goto(Phase.CHOOSE_LOCKER)
+            self._audit("offered", member.member_id, None, s.tx_id, lockers=list(available))
+            self._say(Msg.CHOOSE_LOCKER)
+
+    def _new_session(self, kind: str, member_id: str, member: Member | None) -> Session:
+        deadline = self.policy.timeout_s
+        self.session = Session(
+            tx_id=self.new_id(),
+            kind=kind,
+            member_id=member_id,
+            member=member,
+            started=self._now.wall,
+            deadline_mono=self._now.mono + deadline,
+            deadline_wall=self._now.wall + timedelta(seconds=deadline),
+        )
+        return self.session
+
+    def _start_op(self, s: Session, phase: Phase) -> ops.StartSession:
+        return ops.StartSession(
+            s.tx_id,
+            s.kind,
+            s.member_id,
+            s.locker,
+            str(phase),
+            s.started,
+            s.deadline_wall,
+            s.rental_tx,
+        )
+
+    def _restart_deadline(self, s: Session) -> None:
+        s.deadline_mono = self._now.mono + self.policy.timeout_s
+        s.deadline_wall = self._now.wall + timedelta(seconds=self.policy.timeout_s)
+
+    def _take(self, locker: str) -> None:
+        """Per-slot rental: commit the pending rental, then unlock the chosen slot."""
+        s = self.session
+        assert s is not None
+        s.locker = locker
+        self._write(ops.CreatePendingRental(s.tx_id, s.member_id, locker, s.started))
+        self._goto(Phase.TAKE_KEY)
+        self._release([self.layout.lock_slot(locker)])
+        self._say(Msg.TAKE_KEY, locker=locker)
+
+    def _release(self, slots: list[tuple[int, int]]) -> None:
+        """Unlock slots for at most the time left, re-arming later when that exceeds 60 s."""
+        s = self.session
+        assert s is not None
+        s.opened = tuple(slots)
+        left_ms = max(1, math.ceil((s.deadline_mono - self._now.mono) * 1000))
+        ms = min(left_ms, UNLOCK_MAX_MS)
+        s.rearm_mono = (
+            self._now.mono + UNLOCK_MAX_MS / 1000 - REARM_MARGIN_S if left_ms > ms else None
+        )
+        for cab, slot in slots:
+            self._send(Unlock(cab, slot, ms))
+        for number in self._session_lockers(s):
+            self._set(number, session_tx=s.tx_id, locked_until=s.deadline_wall)
+
+    def _session_lockers(self, s: Session) -> list[str]:
+        if s.locker is not None and not self.layout.shared_door:
+            return [s.locker]
+        cabinets = {cab for cab, _ in s.opened}
+        return [n for n, spec in self.layout.lockers.items() if spec.cabinet in cabinets]
+
+    def _relock(self, s: Session) -> None:
+        for cab, slot in s.opened:
+            self._send(Lock(cab, slot))
+        for number in self._session_lockers(s):
+            self._set(number, session_tx=None, locked_until=None)
+        s.opened, s.rearm_mono = (), None
+
+    def _finish(self, status: str) -> None:
+        s = self.session
+        assert s is not None
+        self._relock(s)
+        self._write(ops.EndSession(s.tx_id, status, self._now.wall))
+        self.session = None
+        self._goto(Phase.IDLE if self.online else Phase.OUT_OF_SERVICE)
+
+    # ---- choosing, cancelling, deadlines -----------------------------------------------------
+
+    def _on_select(self, locker: str) -> None:
+        s = self.session
+        if self.phase is not Phase.CHOOSE_LOCKER or s is None or s.member is None:
+            self._audit("select_ignored", locker=locker, phase=str(self.phase))
+            return
+        self._audit("selected", s.member_id, locker, s.tx_id)
+        if locker not in s.offered or locker not in self.available_for(s.member):
+            self._say(Msg.LOCKER_NOT_AVAILABLE, "error", locker=locker)
+            return
+        self._restart_deadline(s)
+        s.locker = locker
+        self._write(
+            ops.UpdateSession(s.tx_id, locker, str(Phase.TAKE_KEY), self._now.wall, s.deadline_wall)
+        )
+        self._take(locker)
+
+    def _on_cancel(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        self._audit("cancelled", s.member_id, s.locker, s.tx_id, phase=str(self.phase))
+        self._end_step("cancelled", Msg.CANCELLED)
+
+    def _on_tick(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        if self._now.mono >= s.deadline_mono:
+            self._audit("timeout", s.member_id, s.locker, s.tx_id, phase=str(self.phase))
+            timeout_msg = Msg.RETURN_TIMEOUT if s.kind == "return" else Msg.RENTAL_TIMEOUT
+            self._end_step("timeout", timeout_msg)
+        elif s.rearm_mono is not None and self._now.mono >= s.rearm_mono:
+            self._release(list(s.opened))
+
+    def _end_step(self, status: str, msg: Msg) -> None:
+        """End the session with nothing taken or returned (cancel or deadline)."""
+        s = self.session
+        assert s is not None
+        if s.kind == "rental" and s.locker is not None:
+            self._write(ops.CancelRental(s.tx_id, self._now.wall, status))
+        self._finish(status)
+        params = {"locker": s.locker} if s.locker else {}
+        self._say(msg, "error" if status == "timeout" else "info", **params)
+
+    # ---- sensors -----------------------------------------------------------------------------
+
+    def _on_key(self, cab: int, slot: int, present: bool) -> None:
+        locker = self.layout.by_slot.get((cab, slot))
+        self._audit("key", locker=locker, cabinet=cab, slot=slot, present=present)
+        if locker is None:
+            return
+        if cab not in self.online:
+            self._set(locker, key=present)  # the next status reconciles it
+            return
+        self._key_changed(locker, present)
+
+    def _key_changed(self, locker: str, present: bool) -> None:
+        st = self.lockers[locker]
+        before = st.key
+        if before is present:
+            return
+        self._set(locker, key=present)
+        if before is None and present:
+            return  # first report of a key that is where it belongs
+        s = self.session
+        cab = self.layout.lockers[locker].cabinet
+        in_session = s is not None and any(c == cab for c, _ in s.opened)
+        if not present:
+            if (
+                s is not None
+                and self.phase is Phase.TAKE_KEY
+                and in_session
+                and (self.layout.shared_door or locker == s.locker)
+            ):
+                self._rental_taken(locker)
+            elif st.holder is None and st.service is not Service.SET_ASIDE:
+                code = ErrorCode.FORCED_REMOVAL if before else ErrorCode.KEY_MISSING
+                self._set_aside(locker, code)
+                msg = Msg.FORCED_REMOVAL
+                self._say(msg, "alert", locker=locker)
+            else:
+                self._audit("key_gone", locker=locker)
+        elif (
+            s is not None
+            and self.phase is Phase.RETURN_KEY
+            and (in_session or not self.layout.shared_door)
+        ):
+            self._return_sensed(locker)
+        elif st.holder is not None:
+            self._set_aside(locker, ErrorCode.UNEXPECTED_KEY)
+            self._say(Msg.UNEXPECTED_KEY, "alert", locker=locker)
+        else:
+            self._audit("key_back", locker=locker, service=str(st.service))
+
+    def _rental_taken(self, locker: str) -> None:
+        s = self.session
+        assert s is not None and s.member is not None
+        st = self.lockers[locker]
+        code: ErrorCode | None = None
+        if st.service is not Service.IN_SERVICE:
+            code = ErrorCode.SET_ASIDE_TAKEN
+        elif not rules.may_use(self.layout, locker, s.member):
+            code = ErrorCode.NOT_ALLOWED_TAKEN
+        status = RentalStatus.ACTIVE if code is None else RentalStatus.ABNORMAL
+        self._write(
+            ops.ConfirmRental(
+                s.tx_id,
+                s.member_id,
+                locker,
+                s.started,
+                self._now.wall,
+                status,
+                self._day_start(),
+                code,
+                None if code is None else f"took key {locker}",
+            )
+        )
+        self._set(locker, holder=Holder(s.member_id, s.tx_id), last_rented=self._now.wall)
+        self._audit("rental_" + str(status), s.member_id, locker, s.tx_id)
+        s.locker = locker
+        self._finish("completed")
+        cab = self.layout.lockers[locker].cabinet
+        if code is None:
+            self._send(Beep(cab, "ok"))
+            self._say(Msg.RENTAL_OK, "success", locker=locker)
+        else:
+            self._set_aside(locker, code)
+            self._say(Msg.RENTAL_NOT_ALLOWED, "alert", locker=locker)
+
+    def _start_return(self, locker: str) -> None:
+        st = self.lockers[locker]
+        spec = self.layout.lockers[locker]
+        if st.holder is None:
+            self._refuse(None, Msg.NO_ACTIVE_RENTAL, {"locker": locker})
+            return
+        if spec.cabinet not in self.online:
+            self._refuse(st.holder.member_id, Msg.OUT_OF_SERVICE, {})
+            return
+        s = self._new_session("return", st.holder.member_id, None)
+        s.locker, s.rental_tx = locker, st.holder.tx_id
+        self._write(self._start_op(s, Phase.RETURN_KEY))
+        self._write(ops.StartReturn(st.holder.tx_id, locker, self._now.wall))
+        self._audit("session_started", s.member_id, locker, s.tx_id, session="return")
+        self._goto(Phase.RETURN_KEY)
+        self._release([self.layout.lock_slot(locker)])
+        self._say(Msg.RETURN_KEY, locker=locker)
+
+    def _return_sensed(self, actual: str) -> None:
+        s = self.session
+        assert s is not None and s.locker is not None and s.rental_tx is not None
+        target = s.locker
+        ok = actual == target
+        self._write(
+            ops.CompleteReturn(
+                s.rental_tx,
+                s.member_id,
+                target,
+                actual,
+                self._now.wall,
+                RentalStatus.RETURNED if ok else RentalStatus.ABNORMAL,
+                None if ok else ErrorCode.WRONG_SLOT,
+                None if ok else f"key of {target} returned into slot of {actual}",
+            )
+        )
+        self._set(target, holder=None)
+        self._finish("completed" if ok else "failed")
+        if ok:
+            self._audit("returned", s.member_id, target, s.rental_tx)
+            self._send(Beep(self.layout.lockers[target].cabinet, "ok"))
+            self._say(Msg.RETURN_OK, "success", locker=target)
+        else:
+            self._set_aside(target, ErrorCode.WRONG_SLOT, actual=actual)
+            self._set_aside(actual, ErrorCode.WRONG_SLOT, target=target)
+            self._say(Msg.RETURN_WRONG_SLOT, "alert", locker=target, actual=actual)
+
+    def _on_door_or_lock(self, event: DoorSensed | LockSensed) -> None:
+        is_door = isinstance(event, DoorSensed)
+        value = event.open if isinstance(event, DoorSensed) else event.locked
+        self._audit(
+            "door" if is_door else "lock", cabinet=event.cabinet, slot=event.slot, value=value
+        )
+        numbers = (
+            [n for n, sp in self.layout.lockers.items() if sp.cabinet == event.cabinet]
+            if event.slot == 0
+            else [n for n in [self.layout.by_slot.get((event.cabinet, event.slot))] if n]
+        )
+        for number in numbers:
+            self._set(number, **({"door": value} if is_door else {"locked": value}))

@@ -1,0 +1,155 @@
+"""What flows into the engine (events, with the time) and out of it (a Step)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lockerkey.core.messages import Msg
+from lockerkey.core.model import Member
+from lockerkey.core.ops import LedgerOp
+
+
+@dataclass(frozen=True)
+class Now:
+    """The time an event is handled: an aware UTC wall clock and a monotonic clock (seconds)."""
+
+    wall: datetime
+    mono: float
+
+    def __post_init__(self) -> None:
+        if self.wall.tzinfo is None:
+            raise ValueError("Now.wall must be timezone-aware")
+
+
+# ---- events in -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A code read by a scanner; ``member`` is the ledger's member with that barcode, if any."""
+
+    code: str
+    member: Member | None = None
+
+
+@dataclass(frozen=True)
+class Select:
+    """The member chose a locker on screen."""
+
+    locker: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """The member (or staff) ended the current step."""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: deadlines and unlock re-arming are checked."""
+
+
+@dataclass(frozen=True)
+class KeySensed:
+    """A key sensor of a controller changed (debounced by the controller)."""
+
+    cabinet: int
+    slot: int
+    present: bool
+
+
+@dataclass(frozen=True)
+class DoorSensed:
+    """A door sensor changed; slot 0 is a shared door."""
+
+    cabinet: int
+    slot: int
+    open: bool
+
+
+@dataclass(frozen=True)
+class LockSensed:
+    """A lock changed state (including the controller's own dead-man relock)."""
+
+    cabinet: int
+    slot: int
+    locked: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A controller's full ``status``: strings of N+1 chars, char 0 being the shared door."""
+
+    cabinet: int
+    keys: str
+    doors: str
+    locks: str
+
+
+@dataclass(frozen=True)
+class LinkLost:
+    """A controller stopped answering (or its port vanished)."""
+
+    cabinet: int
+    reason: str
+
+
+Event = Scan | Select | Cancel | Tick | KeySensed | DoorSensed | LockSensed | Snapshot | LinkLost
+
+
+# ---- cabinet commands out ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unlock:
+    """Release a slot's lock (slot 0: the shared door) for at most ``ms`` milliseconds."""
+
+    cabinet: int
+    slot: int
+    ms: int
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Lock a slot (or the shared door) now."""
+
+    cabinet: int
+    slot: int
+
+
+@dataclass(frozen=True)
+class LockAll:
+    """Lock every slot of a controller."""
+
+    cabinet: int
+
+
+@dataclass(frozen=True)
+class Beep:
+    """Sound a pattern (``ok``, ``error`` or ``alert``) on a controller's buzzer."""
+
+    cabinet: int
+    pattern: str
+
+
+Command = Unlock | Lock | LockAll | Beep
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for the member or staff: a catalogue key and its parameters."""
+
+    msg: Msg
+    params: Mapping[str, str] = field(default_factory=dict)
+    level: str = "info"  # info | success | error | alert
+
+
+@dataclass
+class Step:
+    """The outcome of one event: ledger writes (committed first, together), then commands."""
+
+    writes: list[LedgerOp] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)

@@ -1,0 +1,127 @@
+"""The message catalogue: every text a member or staff sees, in Korean and English."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from enum import StrEnum
+
+LANGUAGES = ("ko", "en")
+
+
+class Msg(StrEnum):
+    """Stable message keys (also stored in the audit log)."""
+
+    IDLE = "idle"
+    UNKNOWN_CARD = "unknown_card"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    ALREADY_RENTING = "already_renting"
+    CHECKING_PREVIOUS = "checking_previous"
+    DAILY_LIMIT = "daily_limit"
+    NO_LOCKER_FREE = "no_locker_free"
+    BUSY = "busy"
+    CHOOSE_LOCKER = "choose_locker"
+    LOCKER_NOT_AVAILABLE = "locker_not_available"
+    TAKE_KEY = "take_key"
+    TAKE_ANY_KEY = "take_any_key"
+    RENTAL_OK = "rental_ok"
+    RENTAL_NOT_ALLOWED = "rental_not_allowed"
+    RENTAL_TIMEOUT = "rental_timeout"
+    CANCELLED = "cancelled"
+    RETURN_KEY = "return_key"
+    RETURN_OK = "return_ok"
+    RETURN_WRONG_SLOT = "return_wrong_slot"
+    RETURN_TIMEOUT = "return_timeout"
+    NO_ACTIVE_RENTAL = "no_active_rental"
+    OUT_OF_SERVICE = "out_of_service"
+    LINK_LOST = "link_lost"
+    FORCED_REMOVAL = "forced_removal"
+    UNEXPECTED_KEY = "unexpected_key"
+
+
+CATALOGUE: Mapping[Msg, tuple[str, str]] = {
+    Msg.IDLE: ("회원카드 또는 락카키를 스캔해 주세요", "Scan your membership card or locker key"),
+    Msg.UNKNOWN_CARD: ("등록되지 않은 카드입니다", "This card is not registered"),
+    Msg.SUSPENDED: (
+        "이용이 정지된 회원입니다. 데스크에 문의해 주세요",
+        "Your membership is suspended. Please ask at the front desk",
+    ),
+    Msg.EXPIRED: ("회원권이 {date}에 만료되었습니다", "Your membership expired on {date}"),
+    Msg.ALREADY_RENTING: (
+        "이미 {locker}번 락카를 대여 중입니다",
+        "You already have locker {locker}",
+    ),
+    Msg.CHECKING_PREVIOUS: (
+        "이전 이용 내역을 확인 중입니다. 잠시 후 다시 시도해 주세요",
+        "Your previous use is still being checked. Please try again shortly",
+    ),
+    Msg.DAILY_LIMIT: (
+        "오늘 대여 가능 횟수({limit}회)를 모두 사용했습니다",
+        "You have used today's {limit} rental(s)",
+    ),
+    Msg.NO_LOCKER_FREE: ("지금 이용 가능한 락카가 없습니다", "No locker is free for you right now"),
+    Msg.BUSY: ("다른 회원이 이용 중입니다", "Another member is using the machine"),
+    Msg.CHOOSE_LOCKER: ("락카를 선택해 주세요", "Choose a locker"),
+    Msg.LOCKER_NOT_AVAILABLE: (
+        "{locker}번 락카는 선택할 수 없습니다",
+        "Locker {locker} cannot be chosen",
+    ),
+    Msg.TAKE_KEY: ("{locker}번 락카키를 가져가세요", "Take the key of locker {locker}"),
+    Msg.TAKE_ANY_KEY: (
+        "문이 열렸습니다. 락카키를 하나 가져가세요",
+        "The door is open. Take one key",
+    ),
+    Msg.RENTAL_OK: ("{locker}번 락카 대여 완료", "Locker {locker} is yours"),
+    Msg.RENTAL_NOT_ALLOWED: (
+        "{locker}번 키는 이용할 수 없는 락카입니다. 직원에게 알렸습니다",
+        "Key {locker} is not for you. Staff have been told",
+    ),
+    Msg.RENTAL_TIMEOUT: (
+        "시간이 지나 대여가 취소되었습니다",
+        "Time is up: the rental was cancelled",
+    ),
+    Msg.CANCELLED: ("취소되었습니다", "Cancelled"),
+    Msg.RETURN_KEY: ("{locker}번 칸에 키를 넣어 주세요", "Put the key into slot {locker}"),
+    Msg.RETURN_OK: ("{locker}번 락카 반납 완료. 감사합니다", "Locker {locker} returned. Thank you"),
+    Msg.RETURN_WRONG_SLOT: (
+        "키가 {actual}번 칸에 들어갔습니다. 직원에게 알렸습니다",
+        "The key went into slot {actual}. Staff have been told",
+    ),
+    Msg.RETURN_TIMEOUT: (
+        "시간이 지나 반납되지 않았습니다. 키를 다시 스캔해 주세요",
+        "Time is up: the key was not returned. Please scan it again",
+    ),
+    Msg.NO_ACTIVE_RENTAL: (
+        "{locker}번 락카는 대여 중이 아닙니다",
+        "Locker {locker} is not rented out",
+    ),
+    Msg.OUT_OF_SERVICE: (
+        "점검 중입니다. 직원에게 문의해 주세요",
+        "Out of service. Please ask staff",
+    ),
+    Msg.LINK_LOST: (
+        "보관함과 연결이 끊겼습니다. 직원에게 문의해 주세요",
+        "Lost contact with the key cabinet. Please ask staff",
+    ),
+    Msg.FORCED_REMOVAL: (
+        "{locker}번 키가 잠긴 칸에서 빠졌습니다",
+        "Key {locker} left a locked slot",
+    ),
+    Msg.UNEXPECTED_KEY: (
+        "{locker}번 칸에 예상하지 못한 키가 들어왔습니다",
+        "An unexpected key appeared in slot {locker}",
+    ),
+}
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{names}`` a template uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def render(msg: Msg, language: str, params: Mapping[str, str] | None = None) -> str:
+    """The text of ``msg`` in ``language`` (``ko`` or ``en``; anything else falls back to ko)."""
+    ko, en = CATALOGUE[msg]
+    template = en if language == "en" else ko
+    return template.format_map(dict(params or {}))

@@ -1,0 +1,1 @@
+"""Member import and record export backends (CSV now, Google Sheets later)."""
