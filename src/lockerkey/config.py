@@ -51,6 +51,10 @@ class ConfigError(Exception):
             message = f"{len(self.problems)} problems in the configuration:\n{lines}"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[str]]]:
+        # Rebuild from the problem list, not the joined message (pickling, multiprocessing).
+        return (ConfigError, (self.problems,))
+
 
 @dataclass(frozen=True)
 class CabinetSettings:
@@ -144,8 +148,19 @@ class Settings:
         return self.data_dir / "locker.db"
 
 
-_TOP_KEYS = ("device_id", "timezone", "data_dir", "language", "cabinet", "zone",
-             "scanner", "session", "rules", "sync", "web")
+_TOP_KEYS = (
+    "device_id",
+    "timezone",
+    "data_dir",
+    "language",
+    "cabinet",
+    "zone",
+    "scanner",
+    "session",
+    "rules",
+    "sync",
+    "web",
+)
 _CABINET_KEYS = ("name", "port", "lockers", "key_barcode", "kind", "baudrate")
 _ZONE_KEYS = ("name", "lockers", "allow")
 _SCANNER_KINDS = ("serial", "evdev", "stdin", "none")
@@ -198,8 +213,15 @@ class _Checker:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.add(f"{prefix}.{name}" if prefix else str(name), f"unknown key{hint}")
 
-    def text(self, table: Mapping[str, object], prefix: str, name: str,
-             default: str | None, *, nonempty: bool = False) -> str:
+    def text(
+        self,
+        table: Mapping[str, object],
+        prefix: str,
+        name: str,
+        default: str | None,
+        *,
+        nonempty: bool = False,
+    ) -> str:
         key = f"{prefix}.{name}" if prefix else name
         value = table.get(name, default)
         if value is None:
@@ -212,8 +234,14 @@ class _Checker:
             return value
         return default or ""
 
-    def choice(self, table: Mapping[str, object], prefix: str, name: str,
-               default: str, choices: Sequence[str]) -> str:
+    def choice(
+        self,
+        table: Mapping[str, object],
+        prefix: str,
+        name: str,
+        default: str,
+        choices: Sequence[str],
+    ) -> str:
         value = self.text(table, prefix, name, default)
         if value not in choices:
             words = ", ".join(repr(word) for word in choices)
@@ -222,8 +250,16 @@ class _Checker:
             return default
         return value
 
-    def integer(self, table: Mapping[str, object], prefix: str, name: str,
-                default: int, *, low: int, high: int | None = None) -> int:
+    def integer(
+        self,
+        table: Mapping[str, object],
+        prefix: str,
+        name: str,
+        default: int,
+        *,
+        low: int,
+        high: int | None = None,
+    ) -> int:
         key = f"{prefix}.{name}" if prefix else name
         value = table.get(name, default)
         # bool is a subclass of int in Python, but `timeout_s = true` is a mistake in TOML.
@@ -236,8 +272,9 @@ class _Checker:
             return default
         return value
 
-    def table(self, data: Mapping[str, object], name: str,
-              allowed: Sequence[str]) -> Mapping[str, object]:
+    def table(
+        self, data: Mapping[str, object], name: str, allowed: Sequence[str]
+    ) -> Mapping[str, object]:
         value = data.get(name, {})
         if not isinstance(value, Mapping):
             self.add(name, f"must be a table ([{name}]), got {_describe(value)}")
@@ -245,8 +282,9 @@ class _Checker:
         self.known(value, name, allowed)
         return value
 
-    def tables(self, data: Mapping[str, object],
-               name: str) -> list[tuple[int, str, Mapping[str, object]]]:
+    def tables(
+        self, data: Mapping[str, object], name: str
+    ) -> list[tuple[int, str, Mapping[str, object]]]:
         value = data.get(name, [])
         if isinstance(value, Mapping):
             self.add(name, f"must be an array of tables: write [[{name}]], not [{name}]")
@@ -263,8 +301,9 @@ class _Checker:
         return found
 
 
-def _parse_lockers(check: _Checker, key: str, value: object,
-                   limit: int, holder: str) -> tuple[str, ...] | None:
+def _parse_lockers(
+    check: _Checker, key: str, value: object, limit: int, holder: str
+) -> tuple[str, ...] | None:
     """Expand a `lockers` value; None when it is unusable (reported), else the names in order."""
     names: list[str] = []
     if value is None:
@@ -279,8 +318,11 @@ def _parse_lockers(check: _Checker, key: str, value: object,
                 check.add(key, f"range {value!r} runs backwards; write the smaller number first")
                 return None
             if end - start + 1 > limit:
-                check.add(key, f"range {value!r} has {end - start + 1} lockers, "
-                               f"more than the {limit} {holder}")
+                check.add(
+                    key,
+                    f"range {value!r} has {end - start + 1} lockers, "
+                    f"more than the {limit} {holder}",
+                )
                 return None
             # "01-12" keeps its width ("01".."12"); "1-12" gives plain numbers.
             width = len(first) if len(first) > 1 and first.startswith("0") else 0
@@ -288,14 +330,18 @@ def _parse_lockers(check: _Checker, key: str, value: object,
         elif _NUMBER.fullmatch(text):
             names = [text]
         elif text:
-            check.add(key, f'must be a range like "1-24", a number, or an array of locker '
-                           f"names, got {value!r}")
+            check.add(
+                key,
+                f'must be a range like "1-24", a number, or an array of locker '
+                f"names, got {value!r}",
+            )
             return None
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value, start=1):
             if isinstance(item, bool) or not isinstance(item, str | int):
-                check.add(f"{key}[{index}]", f"must be a string or an integer, "
-                                             f"got {_describe(item)}")
+                check.add(
+                    f"{key}[{index}]", f"must be a string or an integer, got {_describe(item)}"
+                )
                 return None
             names.append(str(item))
     else:
@@ -310,8 +356,11 @@ def _parse_lockers(check: _Checker, key: str, value: object,
         if not 1 <= len(name) <= MAX_LOCKER_NAME or any(
             char.isspace() or not char.isprintable() for char in name
         ):
-            check.add(key, f"locker name {name!r} must be 1 to {MAX_LOCKER_NAME} characters "
-                           "without spaces or control characters")
+            check.add(
+                key,
+                f"locker name {name!r} must be 1 to {MAX_LOCKER_NAME} characters "
+                "without spaces or control characters",
+            )
     repeated = [name for name, count in Counter(names).items() if count > 1]
     if repeated:
         check.add(key, f"{_subject(repeated)} listed more than once")
@@ -321,13 +370,21 @@ def _parse_lockers(check: _Checker, key: str, value: object,
 def _check_template(check: _Checker, key: str, template: str) -> bool:
     """Report a key_barcode that is not a plain template around "{locker}"; True if usable."""
     try:
-        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(template)
-                  if name is not None]
+        fields = [
+            (name, spec, conv)
+            for _, name, spec, conv in string.Formatter().parse(template)
+            if name is not None
+        ]
     except ValueError as err:
         check.add(key, f"is not a valid template ({err}); use {{locker}} where the number goes")
         return False
-    others = sorted({"{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
-                     for name, spec, conv in fields if (name, spec, conv) != ("locker", "", None)})
+    others = sorted(
+        {
+            "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            for name, spec, conv in fields
+            if (name, spec, conv) != ("locker", "", None)
+        }
+    )
     if others:
         check.add(key, f"may contain only the {{locker}} placeholder, found {', '.join(others)}")
         return False
@@ -355,21 +412,33 @@ def _cabinets(check: _Checker, data: Mapping[str, object]) -> tuple[list[Cabinet
             check.add(f"{key}.name", f"{name!r} is already the name of {names[name]}")
         names.setdefault(name, key)
         port = check.text(table, key, "port", None, nonempty=True)
-        lockers = _parse_lockers(check, f"{key}.lockers", table.get("lockers"),
-                                 MAX_LOCKERS_PER_CABINET, "a cabinet can hold")
+        lockers = _parse_lockers(
+            check,
+            f"{key}.lockers",
+            table.get("lockers"),
+            MAX_LOCKERS_PER_CABINET,
+            "a cabinet can hold",
+        )
         complete = complete and lockers is not None
         template = check.text(table, key, "key_barcode", "KEY-{locker}")
         usable = check.ok(f"{key}.key_barcode") and _check_template(
-            check, f"{key}.key_barcode", template)
+            check, f"{key}.key_barcode", template
+        )
         kind = CabinetKind(check.choice(table, key, "kind", "per_slot", _CABINET_KINDS))
         if check.ok(f"{key}.kind"):
             first_kind = first_kind or kind
             if kind != first_kind:
-                check.add(f"{key}.kind",
-                          "mixing per_slot and shared_door cabinets is not supported")
-        cabinet = CabinetSettings(name=name, port=port, lockers=lockers or (),
-                                  key_barcode=template if usable else "KEY-{locker}", kind=kind,
-                                  baudrate=check.integer(table, key, "baudrate", 115200, low=1))
+                check.add(
+                    f"{key}.kind", "mixing per_slot and shared_door cabinets is not supported"
+                )
+        cabinet = CabinetSettings(
+            name=name,
+            port=port,
+            lockers=lockers or (),
+            key_barcode=template if usable else "KEY-{locker}",
+            kind=kind,
+            baudrate=check.integer(table, key, "baudrate", 115200, low=1),
+        )
         clashes: dict[str, list[str]] = {}
         for locker in dict.fromkeys(cabinet.lockers):
             if locker in owner:
@@ -387,8 +456,11 @@ def _cabinets(check: _Checker, data: Mapping[str, object]) -> tuple[list[Cabinet
         if collisions:
             code, locker, (other, first) = collisions[0]
             more = f" ({len(collisions) - 1} more collide)" if len(collisions) > 1 else ""
-            check.add(f"{key}.key_barcode", f"key code {code!r} of locker {locker!r} is also the "
-                                            f"key code of locker {first!r} in {other}{more}")
+            check.add(
+                f"{key}.key_barcode",
+                f"key code {code!r} of locker {locker!r} is also the "
+                f"key code of locker {first!r} in {other}{more}",
+            )
         cabinets.append(cabinet)
     return cabinets, complete
 
@@ -422,8 +494,9 @@ def _allow(check: _Checker, key: str, value: object) -> Mapping[str, frozenset[s
     return MappingProxyType(allow)
 
 
-def _zones(check: _Checker, data: Mapping[str, object],
-           cabinets: Sequence[CabinetSettings], complete: bool) -> list[ZoneSettings]:
+def _zones(
+    check: _Checker, data: Mapping[str, object], cabinets: Sequence[CabinetSettings], complete: bool
+) -> list[ZoneSettings]:
     """Read every [[zone]] and check it only names lockers of the cabinets, each once."""
     known = {locker for cabinet in cabinets for locker in cabinet.lockers}
     limit = MAX_LOCKERS_PER_CABINET * max(len(cabinets), 1)
@@ -436,8 +509,12 @@ def _zones(check: _Checker, data: Mapping[str, object],
         if check.ok(f"{key}.name") and name in names:
             check.add(f"{key}.name", f"{name!r} is already the name of {names[name]}")
         names.setdefault(name, key)
-        lockers = _parse_lockers(check, f"{key}.lockers", table.get("lockers"), limit,
-                                 "the cabinets can hold") or ()
+        lockers = (
+            _parse_lockers(
+                check, f"{key}.lockers", table.get("lockers"), limit, "the cabinets can hold"
+            )
+            or ()
+        )
         # With a broken cabinet locker list, "unknown locker" would be noise, not news.
         unknown = [locker for locker in dict.fromkeys(lockers) if locker not in known]
         if unknown and complete:
@@ -472,12 +549,18 @@ def settings_from_mapping(data: Mapping[str, object], source: Path | None = None
     check.known(data, "", _TOP_KEYS)
     device_id = check.text(data, "", "device_id", "DEVICE_001", nonempty=True)
     if check.ok("device_id") and (len(device_id) > MAX_DEVICE_ID or not device_id.isprintable()):
-        check.add("device_id", f"must be at most {MAX_DEVICE_ID} printable characters, "
-                               f"got {device_id!r}")
+        check.add(
+            "device_id", f"must be at most {MAX_DEVICE_ID} printable characters, got {device_id!r}"
+        )
     timezone = _timezone(check, check.text(data, "", "timezone", "Asia/Seoul"))
     # Relative to the file, not the cwd, so a systemd unit finds the same data from anywhere.
     base = source.absolute().parent if source is not None else Path.cwd()
-    data_dir = base / Path(check.text(data, "", "data_dir", ".", nonempty=True)).expanduser()
+    raw_dir = check.text(data, "", "data_dir", ".", nonempty=True)
+    try:
+        data_dir = base / Path(raw_dir).expanduser()
+    except RuntimeError:  # "~user" of an unknown user, or no home directory at all
+        check.add("data_dir", f"cannot expand {raw_dir!r}: no such home directory")
+        data_dir = base
     language = check.choice(data, "", "language", "ko", ("ko", "en"))
     cabinets, complete = _cabinets(check, data)
     zones = _zones(check, data, cabinets, complete)
@@ -502,16 +585,30 @@ def settings_from_mapping(data: Mapping[str, object], source: Path | None = None
     rules = RulesSettings(daily_limit=check.integer(table, "rules", "daily_limit", 0, low=0))
     table = check.table(data, "sync", ("backend",))
     sync = SyncSettings(
-        backend=check.choice(table, "sync", "backend", "none", ("gsheets", "csv", "none")))
+        backend=check.choice(table, "sync", "backend", "none", ("gsheets", "csv", "none"))
+    )
     table = check.table(data, "web", ("host", "port"))
-    web = WebSettings(host=check.text(table, "web", "host", "127.0.0.1", nonempty=True),
-                      port=check.integer(table, "web", "port", 8000, low=1, high=65535))
+    web = WebSettings(
+        host=check.text(table, "web", "host", "127.0.0.1", nonempty=True),
+        port=check.integer(table, "web", "port", 8000, low=1, high=65535),
+    )
 
     if check.problems or timezone is None:
         raise ConfigError(check.problems)
-    return Settings(device_id=device_id, timezone=timezone, data_dir=data_dir, language=language,
-                    cabinets=tuple(cabinets), zones=tuple(zones), scanner=scanner,
-                    session=session, rules=rules, sync=sync, web=web, source=source)
+    return Settings(
+        device_id=device_id,
+        timezone=timezone,
+        data_dir=data_dir,
+        language=language,
+        cabinets=tuple(cabinets),
+        zones=tuple(zones),
+        scanner=scanner,
+        session=session,
+        rules=rules,
+        sync=sync,
+        web=web,
+        source=source,
+    )
 
 
 def load_settings(path: Path | str) -> Settings:
@@ -567,6 +664,7 @@ baudrate = 115200
 # With zones, a locker in a zone is offered only to members whose attributes (columns of
 # the member master) match `allow`; comparison ignores case and surrounding spaces.
 # A locker may be in at most one zone, and must belong to a [[cabinet]] above.
+# Lockers in no zone, and zones without `allow`, are open to every member.
 # [[zone]]
 # name = "male"
 # lockers = "1-12"
@@ -617,14 +715,22 @@ def example_config() -> str:
 
 def demo_settings(data_dir: Path) -> Settings:
     """Return the settings of `lockerkey demo`: one scripted cabinet of 24 lockers, two zones."""
-    return settings_from_mapping({
-        "data_dir": str(data_dir),
-        "cabinet": [{"port": "scripted", "lockers": "1-24"}],
-        "zone": [
-            {"name": "male", "lockers": "1-12",
-             "allow": {"gender": ["M", "male", "남", "남성"]}},
-            {"name": "female", "lockers": "13-24",
-             "allow": {"gender": ["F", "female", "여", "여성"]}},
-        ],
-        "scanner": {"kind": "stdin"},
-    })
+    return settings_from_mapping(
+        {
+            "data_dir": str(data_dir),
+            "cabinet": [{"port": "scripted", "lockers": "1-24"}],
+            "zone": [
+                {
+                    "name": "male",
+                    "lockers": "1-12",
+                    "allow": {"gender": ["M", "male", "남", "남성"]},
+                },
+                {
+                    "name": "female",
+                    "lockers": "13-24",
+                    "allow": {"gender": ["F", "female", "여", "여성"]},
+                },
+            ],
+            "scanner": {"kind": "stdin"},
+        }
+    )

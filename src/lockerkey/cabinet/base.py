@@ -1,0 +1,26 @@
+"""The seam between the kiosk and a cabinet controller, whatever carries it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from lockerkey.core.events import Command, Event
+
+Emit = Callable[[Event], None]
+
+
+class CabinetError(Exception):
+    """A cabinet link failed in a way its caller must know about."""
+
+
+class CabinetLink(Protocol):
+    """One controller: reports sensor events and status, carries out commands."""
+
+    index: int
+
+    async def run(self, emit: Emit) -> None:
+        """Connect and report forever: a Snapshot on every (re)connect, then changes."""
+
+    async def send(self, command: Command) -> None:
+        """Carry out one command (raise CabinetError when it cannot be delivered)."""

@@ -1,0 +1,249 @@
+"""The ``lockerkey`` command: run, demo, init, members import, status, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lockerkey import __version__
+from lockerkey.config import ConfigError, Settings, example_config, load_settings
+from lockerkey.store import reports
+from lockerkey.store.ledger import LedgerError
+
+DEFAULT_CONFIG = Path("lockerkey.toml")
+
+EXIT_OK, EXIT_FAIL, EXIT_PARTIAL = 0, 1, 2
+
+
+def _err(message: str) -> None:
+    print(f"lockerkey: {message}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"the settings file (default: ./{DEFAULT_CONFIG})",
+    )
+    parser = argparse.ArgumentParser(
+        prog="lockerkey",
+        parents=[common],
+        description="Locker-key dispenser kiosk (락카키 대여기).",
+    )
+    parser.add_argument("--version", action="version", version=f"lockerkey {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", parents=[common], help="run the kiosk")
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="the kiosk in this terminal: scripted cabinet, sample members, no network",
+    )
+    demo.add_argument("--data-dir", type=Path, help="keep the demo's ledger here")
+    demo.add_argument("--no-tour", action="store_true", help="skip the built-in tour")
+    demo.add_argument("--delay", type=float, default=0.8, help="seconds the pretend member takes")
+    init = sub.add_parser("init", parents=[common], help="write a commented example settings file")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    members = sub.add_parser("members", parents=[common], help="manage the member list")
+    msub = members.add_subparsers(dest="members_command", required=True, metavar="ACTION")
+    imp = msub.add_parser("import", parents=[common], help="import members from a CSV file")
+    imp.add_argument("file", type=Path)
+    status = sub.add_parser("status", parents=[common], help="show every locker")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("check", parents=[common], help="check settings, database and ledger rules")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lockerkey`` console script."""
+    args = _parser().parse_args(argv)
+    config: Path = getattr(args, "config", DEFAULT_CONFIG)
+    if args.command == "init":
+        return _init(config, args.force)
+    if args.command == "demo":
+        return _demo(args.data_dir, not args.no_tour, args.delay)
+    try:
+        settings = load_settings(config)
+    except ConfigError as err:
+        _err(str(err))
+        return EXIT_FAIL
+    try:
+        if args.command == "run":
+            return _run(settings)
+        if args.command == "members":
+            return _import(settings, args.file)
+        if args.command == "status":
+            return _status(settings, args.json)
+        return _check(settings)
+    except LedgerError as err:
+        _err(str(err))
+        return EXIT_FAIL
+
+
+def _init(config: Path, force: bool) -> int:
+    if config.exists() and not force:
+        _err(f"{config} already exists; use --force to overwrite it")
+        return EXIT_FAIL
+    try:
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(example_config(), encoding="utf-8")
+    except OSError as err:
+        _err(f"{config}: cannot write: {err.strerror}")
+        return EXIT_FAIL
+    print(f"wrote {config}; edit it, then: lockerkey -c {config} members import members.csv")
+    return EXIT_OK
+
+
+def _import(settings: Settings, file: Path) -> int:
+    from lockerkey.app import open_ledger  # noqa: PLC0415 - only the commands that need it
+    from lockerkey.sync.csv_members import MembersFileError, read_members_csv  # noqa: PLC0415
+
+    try:
+        rows, problems = read_members_csv(file)
+    except MembersFileError as err:
+        _err(f"{err}; nothing was imported")
+        return EXIT_FAIL
+    ledger = open_ledger(settings)
+    try:
+        now = datetime.now(UTC)
+        result = ledger.upsert_members(rows, now)
+        ledger.audit(
+            "members_imported",
+            now,
+            file=str(file),
+            inserted=result.inserted,
+            updated=result.updated,
+            skipped=len(problems),
+        )
+    finally:
+        ledger.close()
+    print(
+        f"imported {len(rows)} members from {file} "
+        f"({result.inserted} new, {result.updated} updated)"
+    )
+    if problems:
+        print(f"skipped {len(problems)} row(s):")
+        for problem in problems:
+            print(f"  {problem}")
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def _status(settings: Settings, as_json: bool) -> int:
+    from lockerkey.app import open_ledger  # noqa: PLC0415
+
+    ledger = open_ledger(settings)
+    try:
+        table = reports.locker_table(ledger)
+    finally:
+        ledger.close()
+    if as_json:
+        print(
+            json.dumps(
+                {"device_id": settings.device_id, "lockers": table}, ensure_ascii=False, indent=2
+            )
+        )
+        return EXIT_OK
+    print(f"{'locker':>8}  {'zone':<8} {'key':<8} {'service':<10} {'member':<14} since")
+    for row in table:
+        member = row["member_id"] or ""
+        service = row["service"] + (f" ({row['service_reason']})" if row["service_reason"] else "")
+        print(
+            f"{row['locker']:>8}  {row['zone'] or '-':<8} {row['key']:<8} {service:<10} "
+            f"{member:<14} {row['rented_since'] or ''}"
+        )
+    return EXIT_OK
+
+
+def _check(settings: Settings) -> int:
+    from lockerkey.app import open_ledger  # noqa: PLC0415
+
+    ledger = open_ledger(settings)
+    try:
+        problems = reports.integrity_problems(ledger) + reports.invariant_problems(ledger)
+    finally:
+        ledger.close()
+    if problems:
+        print(f"{len(problems)} problem(s) in {settings.db_path}:")
+        for problem in problems:
+            print(f"  - {problem}")
+        return EXIT_FAIL
+    print(
+        f"ok: {settings.source or 'settings'} is valid; {settings.db_path} passes the "
+        "integrity check and every ledger rule"
+    )
+    return EXIT_OK
+
+
+def _run(settings: Settings) -> int:
+    from lockerkey.app import Kiosk, SetupError, TerminalDisplay, build_cabinets, open_ledger  # noqa: PLC0415
+    from lockerkey.readers.stdin import lines  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.scanner.kind not in ("stdin", "none"):
+        _err(
+            f"scanner.kind = {settings.scanner.kind!r} is not part of this build yet; "
+            'use "stdin" or "none"'
+        )
+        return EXIT_FAIL
+    try:
+        links = build_cabinets(settings)
+    except SetupError as err:
+        _err(str(err))
+        return EXIT_FAIL
+    ledger = open_ledger(settings)
+
+    async def serve() -> None:
+        kiosk = Kiosk(settings, ledger, links, TerminalDisplay(settings.language))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        async def read_scans() -> None:
+            if settings.scanner.kind == "stdin":
+                async for code in lines():
+                    if code:
+                        kiosk.scan(code)
+
+        reader = asyncio.create_task(read_scans())
+        logging.getLogger("lockerkey").info(
+            "lockerkey %s ready: config %s, %d lockers",
+            __version__,
+            settings.source,
+            len(settings.all_lockers()),
+        )
+        await kiosk.run(stop)
+        reader.cancel()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        ledger.close()
+    return EXIT_OK
+
+
+def _demo(data_dir: Path | None, tour: bool, delay: float) -> int:
+    from lockerkey.demo import Demo, prepare  # noqa: PLC0415
+
+    settings, where = prepare(data_dir)
+    print(f"lockerkey demo: a scripted cabinet of 24 lockers; ledger in {where}/locker.db")
+
+    async def go() -> None:
+        await Demo(settings, delay=delay).main(tour=tour, interactive=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(go())
+    return EXIT_OK

@@ -1,0 +1,139 @@
+"""``lockerkey demo``: the whole engine in a terminal, on a scripted cabinet and sample members."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from lockerkey.app import Kiosk, TerminalDisplay, build_cabinets, open_ledger
+from lockerkey.cabinet.scripted import ScriptedCabinet
+from lockerkey.config import Settings, demo_settings
+from lockerkey.core.events import Cancel, Select
+from lockerkey.core.state import Phase
+from lockerkey.readers.stdin import lines
+from lockerkey.store import reports
+from lockerkey.sync.csv_members import read_members_csv
+
+HELP = """\
+Type a code and press Enter, as a scanner would:
+  M0001 M0002 M0005 M0006   members (M0003 is suspended, M0004 expired)
+  KEY-1 ... KEY-24          the tag on a locker's key (returns it)
+Commands: /select N   /cancel   /status   /misplace (next return goes in a wrong slot)   /quit
+Lockers 1-12 are the men's zone, 13-24 the women's."""
+
+
+def prepare(data_dir: Path | None) -> tuple[Settings, Path]:
+    """Demo settings on a data dir (a new temporary one by default) with the sample members."""
+    where = data_dir or Path(tempfile.mkdtemp(prefix="lockerkey-demo-"))
+    settings = demo_settings(where)
+    ledger = open_ledger(settings)
+    try:
+        sample = resources.files("lockerkey") / "data" / "sample_members.csv"
+        with resources.as_file(sample) as path:
+            rows, _ = read_members_csv(path)
+        from datetime import UTC, datetime  # noqa: PLC0415 - keeps the module import cheap
+
+        ledger.upsert_members(rows, datetime.now(UTC))
+    finally:
+        ledger.close()
+    return settings, where
+
+
+class Demo:
+    """Drives a Kiosk from typed lines or from the built-in tour."""
+
+    def __init__(
+        self, settings: Settings, out: Callable[[str], None] = print, delay: float = 0.8
+    ) -> None:
+        self.out = out
+        self.settings = settings
+        self.ledger = open_ledger(settings)
+        self.links = build_cabinets(settings, delay=delay)
+        self.kiosk = Kiosk(
+            settings, self.ledger, self.links, TerminalDisplay(settings.language, out)
+        )
+        self.settled = asyncio.Event()
+        self.kiosk.listeners.append(lambda _step: self._note())
+
+    def _note(self) -> None:
+        if self.kiosk.engine.phase in (Phase.IDLE, Phase.CHOOSE_LOCKER):
+            self.settled.set()
+        else:
+            self.settled.clear()
+
+    async def settle(self) -> None:
+        """Wait until every queued event is handled and the kiosk waits on a person again."""
+        while True:
+            await self.kiosk.queue.join()
+            if self.settled.is_set():
+                return
+            await self.settled.wait()
+
+    async def act(self, line: str) -> bool:
+        """Handle one typed line; False means quit."""
+        if not line:
+            return True
+        self.out(f"> {line}")
+        word, _, arg = line.partition(" ")
+        if word == "/quit":
+            return False
+        if word == "/help":
+            self.out(HELP)
+        elif word == "/select":
+            self.kiosk.emit(Select(arg.strip()))
+        elif word == "/cancel":
+            self.kiosk.emit(Cancel())
+        elif word == "/misplace":
+            for link in self.links:
+                if isinstance(link, ScriptedCabinet):
+                    link.misplace_next = True
+        elif word == "/status":
+            self.print_status()
+        else:
+            self.kiosk.scan(line)
+        return True
+
+    def print_status(self) -> None:
+        """A short locker table."""
+        for row in reports.locker_table(self.ledger):
+            if row["key"] != "in" or row["service"] != "in_service":
+                self.out(
+                    f"    locker {row['locker']}: key {row['key']}, {row['service']}"
+                    f" {row['member_id'] or ''}"
+                )
+        self.out("    (every other locker: key in, in service)")
+
+    async def tour(self) -> None:
+        """A short story: refusals, rentals, a busy machine, a return, a wrong-slot return."""
+        # Refusals (suspended, expired, unknown); a rental while another member is told the
+        # machine is busy; already renting; a rental and its return; a wrong-slot return.
+        script = (
+            "M0003 M0004 UNKNOWN-CARD M0001 M0002 /select:3 M0001 M0002 /select:14 KEY-14"
+            " M0006 /select:15 /misplace KEY-15 /status"
+        )
+        for line in script.split():
+            await self.act(line.replace(":", " "))
+            await self.settle()
+
+    async def main(self, tour: bool, interactive: bool) -> None:
+        """Run the kiosk, the tour and/or typed input, then stop cleanly."""
+        stop = asyncio.Event()
+        runner = asyncio.create_task(self.kiosk.run(stop))
+        try:
+            await self.settle()
+            if tour:
+                self.out("--- tour ---")
+                await self.tour()
+            if interactive:
+                self.out(HELP)
+                async for line in lines():
+                    if not await self.act(line):
+                        break
+                    await self.settle()
+        finally:
+            stop.set()
+            await runner
+            self.ledger.close()

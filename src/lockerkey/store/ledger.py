@@ -1,0 +1,500 @@
+"""The SQLite ledger (``<data_dir>/locker.db``): connection, migrations and the engine's writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from lockerkey.core import ops
+from lockerkey.core.layout import Layout
+from lockerkey.core.model import Member, MemberStatus, RentalStatus, Service
+from lockerkey.core.roster import MemberRow
+from lockerkey.core.state import Holder, LockerState, Pending
+from lockerkey.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+class LedgerError(Exception):
+    """The ledger cannot be opened or used (corrupt, locked, newer schema, disk full)."""
+
+
+def ts(value: datetime | None) -> str | None:
+    """A timestamp as stored: UTC ISO-8601 with offset, millisecond precision."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime reached the ledger")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def parse_ts(text: str | None) -> datetime | None:
+    """A stored timestamp back as an aware datetime."""
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _unflag(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import changed."""
+
+    inserted: int
+    updated: int
+
+
+class Ledger:
+    """All reads and writes of locker.db; one connection, explicit transactions."""
+
+    def __init__(self, conn: sqlite3.Connection, device_id: str) -> None:
+        self.conn = conn
+        self.device_id = device_id
+
+    @classmethod
+    def open(cls, path: Path, device_id: str = "DEVICE_001") -> Ledger:
+        """Open (creating if needed) and migrate the ledger at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as err:
+            raise LedgerError(f"{path}: cannot open the ledger: {err}") from err
+        conn.row_factory = sqlite3.Row
+        ledger = cls(conn, device_id)
+        try:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: with WAL, NORMAL may lose the last commits on power loss. Each commit here
+            # records a key physically leaving or entering the cabinet; a commit lost to a
+            # power cut would make the ledger disagree with the cabinet, so every commit is
+            # synced (a few fsyncs per rental are cheap).
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            ledger.migrate()
+        except sqlite3.Error as err:
+            conn.close()
+            raise LedgerError(f"{path}: unusable ledger: {err}") from err
+        return ledger
+
+    def close(self) -> None:
+        """Checkpoint and close."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        """The ledger's ``PRAGMA user_version``."""
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Bring the schema to SCHEMA_VERSION; refuse a ledger from a newer lockerkey."""
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger schema version {version} is newer than this lockerkey "
+                f"({SCHEMA_VERSION}); upgrade lockerkey"
+            )
+        for index in range(version, SCHEMA_VERSION):
+            with self.transaction() as conn:
+                for statement in _split_sql(MIGRATIONS[index]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {index + 1}")
+
+    # ---- the engine's writes -------------------------------------------------------------
+
+    def apply(self, writes: Sequence[ops.LedgerOp]) -> None:
+        """Commit one Step's writes together, or none of them."""
+        if not writes:
+            return
+        with self.transaction() as conn:
+            for op in writes:
+                self._apply_one(conn, op)
+
+    def _apply_one(self, c: sqlite3.Connection, op: ops.LedgerOp) -> None:
+        match op:
+            case ops.Audit():
+                c.execute(
+                    "INSERT INTO events (time, kind, member_id, locker_number, transaction_id,"
+                    " details, device_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        ts(op.at),
+                        op.kind,
+                        op.member_id,
+                        op.locker,
+                        op.tx_id,
+                        json.dumps(dict(op.details), ensure_ascii=False, default=str),
+                        self.device_id,
+                    ),
+                )
+            case ops.LockerRow():
+                c.execute(
+                    "UPDATE locker_status SET sensor_status = ?, door_status = ?, lock_status = ?,"
+                    " current_member = ?, current_transaction = ?, locked_until = ?,"
+                    " service = ?, service_reason = ?, last_change_time = ?"
+                    " WHERE locker_number = ?",
+                    (
+                        _flag(op.key_present),
+                        _flag(op.door_open),
+                        _flag(op.locked),
+                        op.current_member,
+                        op.current_transaction,
+                        ts(op.locked_until),
+                        str(op.service),
+                        op.service_reason,
+                        ts(op.at),
+                        op.locker,
+                    ),
+                )
+            case ops.StartSession():
+                c.execute(
+                    "INSERT INTO active_transactions (transaction_id, member_id, transaction_type,"
+                    " start_time, last_activity, timeout_at, status, locker_number, phase,"
+                    " rental_transaction_id) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+                    (
+                        op.tx_id,
+                        op.member_id,
+                        op.kind,
+                        ts(op.at),
+                        ts(op.at),
+                        ts(op.timeout_at),
+                        op.locker,
+                        op.phase,
+                        op.rental_tx,
+                    ),
+                )
+            case ops.UpdateSession():
+                c.execute(
+                    "UPDATE active_transactions SET locker_number = ?, phase = ?,"
+                    " last_activity = ?, timeout_at = ? WHERE transaction_id = ?",
+                    (op.locker, op.phase, ts(op.at), ts(op.timeout_at), op.tx_id),
+                )
+            case ops.EndSession():
+                c.execute(
+                    "UPDATE active_transactions SET status = ?, last_activity = ?, end_time = ?"
+                    " WHERE transaction_id = ?",
+                    (
+                        op.status,
+                        ts(op.at),
+                        ts(op.at) if op.status != "interrupted" else None,
+                        op.tx_id,
+                    ),
+                )
+            case ops.CreatePendingRental():
+                c.execute(
+                    "INSERT INTO rentals (transaction_id, member_id, locker_number,"
+                    " rental_barcode_time, status, device_id, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                    (
+                        op.tx_id,
+                        op.member_id,
+                        op.locker,
+                        ts(op.barcode_time),
+                        self.device_id,
+                        ts(op.barcode_time),
+                        ts(op.barcode_time),
+                    ),
+                )
+            case ops.ConfirmRental():
+                self._confirm_rental(c, op)
+            case ops.CancelRental():
+                self._touch_rental(
+                    c,
+                    op.tx_id,
+                    op.at,
+                    "status = 'cancelled', error_details = ?",
+                    (op.details,),
+                    "status = 'pending'",
+                )
+            case ops.StartReturn():
+                self._touch_rental(
+                    c,
+                    op.rental_tx,
+                    op.barcode_time,
+                    "return_barcode_time = ?, return_target_locker = ?",
+                    (ts(op.barcode_time), op.locker),
+                )
+            case ops.CompleteReturn():
+                self._touch_rental(
+                    c,
+                    op.rental_tx,
+                    op.sensor_time,
+                    "return_sensor_time = ?, return_target_locker = ?, return_actual_locker = ?,"
+                    " return_verified = 1, status = ?, error_code = COALESCE(?, error_code),"
+                    " error_details = COALESCE(?, error_details)",
+                    (
+                        ts(op.sensor_time),
+                        op.target,
+                        op.actual,
+                        str(op.status),
+                        op.error_code and str(op.error_code),
+                        op.error_details,
+                    ),
+                )
+                c.execute(
+                    "UPDATE members SET currently_renting = NULL, updated_at = ?"
+                    " WHERE member_id = ? AND currently_renting = ?",
+                    (ts(op.sensor_time), op.member_id, op.target),
+                )
+
+    def _touch_rental(
+        self,
+        c: sqlite3.Connection,
+        tx_id: str,
+        at: datetime,
+        assignments: str,
+        params: tuple[object, ...],
+        condition: str = "1",
+    ) -> None:
+        # Every change bumps the revision and marks the row unsynced, so an upload that read
+        # an older revision cannot mark this newer one as synced.
+        cur = c.execute(
+            f"UPDATE rentals SET {assignments}, updated_at = ?, revision = revision + 1,"
+            f" sync_status = 0 WHERE transaction_id = ? AND {condition}",
+            (*params, ts(at), tx_id),
+        )
+        if cur.rowcount != 1 and condition == "1":
+            raise LedgerError(f"no rental with transaction {tx_id}")
+
+    def _confirm_rental(self, c: sqlite3.Connection, op: ops.ConfirmRental) -> None:
+        code = op.error_code and str(op.error_code)
+        c.execute(
+            "INSERT INTO rentals (transaction_id, member_id, locker_number, rental_barcode_time,"
+            " status, device_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)"
+            " ON CONFLICT(transaction_id) DO NOTHING",
+            (
+                op.tx_id,
+                op.member_id,
+                op.locker,
+                ts(op.barcode_time),
+                self.device_id,
+                ts(op.sensor_time),
+                ts(op.sensor_time),
+            ),
+        )
+        self._touch_rental(
+            c,
+            op.tx_id,
+            op.sensor_time,
+            "locker_number = ?, rental_sensor_time = ?, rental_verified = 1, status = ?,"
+            " error_code = ?, error_details = ?",
+            (op.locker, ts(op.sensor_time), str(op.status), code, op.error_details),
+        )
+        if op.status is RentalStatus.ACTIVE:
+            c.execute(
+                "UPDATE members SET currently_renting = ?, last_rental_time = ?,"
+                " daily_rental_count = CASE WHEN last_rental_time >= ?"
+                " THEN daily_rental_count + 1 ELSE 1 END, updated_at = ? WHERE member_id = ?",
+                (op.locker, ts(op.sensor_time), ts(op.day_start), ts(op.sensor_time), op.member_id),
+            )
+
+    def audit(self, kind: str, at: datetime, **details: object) -> None:
+        """Record an event that did not come from the engine (adapter errors, imports)."""
+        self.apply([ops.Audit(kind, at, details=details)])
+
+    def reset_daily_counts(self, day_start: datetime) -> int:
+        """Zero the counts of members whose last rental was before local midnight."""
+        with self.transaction() as c:
+            cur = c.execute(
+                "UPDATE members SET daily_rental_count = 0"
+                " WHERE daily_rental_count != 0"
+                " AND (last_rental_time IS NULL OR last_rental_time < ?)",
+                (ts(day_start),),
+            )
+        return cur.rowcount
+
+    # ---- members ---------------------------------------------------------------------------
+
+    def get_member(self, member_id: str) -> Member | None:
+        """The member with this barcode, or None."""
+        row = self.conn.execute(
+            "SELECT * FROM members WHERE member_id = ?", (member_id,)
+        ).fetchone()
+        return None if row is None else _member(row)
+
+    def upsert_members(self, rows: Sequence[MemberRow], at: datetime) -> ImportResult:
+        """Insert or update members in one transaction; rental state and history are untouched."""
+        inserted = 0
+        with self.transaction() as c:
+            for r in rows:
+                attrs = json.dumps(dict(r.extra), ensure_ascii=False, sort_keys=True)
+                cur = c.execute(
+                    "INSERT INTO members (member_id, member_name, status, expiry_date, gender,"
+                    " category, zone, attributes, sync_date, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(member_id) DO NOTHING",
+                    (
+                        r.barcode,
+                        r.name,
+                        str(r.status),
+                        _day(r.expiry_date),
+                        r.gender,
+                        r.category,
+                        r.zone,
+                        attrs,
+                        ts(at),
+                        ts(at),
+                        ts(at),
+                    ),
+                )
+                if cur.rowcount:
+                    inserted += 1
+                    continue
+                # An update names only master-data columns: currently_renting, counts and
+                # history belong to the kiosk, never to the member list.
+                c.execute(
+                    "UPDATE members SET member_name = ?, status = ?, expiry_date = ?, gender = ?,"
+                    " category = ?, zone = ?, attributes = ?, sync_date = ?, updated_at = ?"
+                    " WHERE member_id = ?",
+                    (
+                        r.name,
+                        str(r.status),
+                        _day(r.expiry_date),
+                        r.gender,
+                        r.category,
+                        r.zone,
+                        attrs,
+                        ts(at),
+                        ts(at),
+                        r.barcode,
+                    ),
+                )
+        return ImportResult(inserted, len(rows) - inserted)
+
+    # ---- what the engine starts from ------------------------------------------------------
+
+    def sync_layout(self, layout: Layout) -> None:
+        """Make locker_status hold one row per configured locker (state rows are kept)."""
+        with self.transaction() as c:
+            c.execute("UPDATE locker_status SET configured = 0")
+            for spec in layout.lockers.values():
+                c.execute(
+                    "INSERT INTO locker_status (locker_number, cabinet, slot, zone, key_barcode,"
+                    " configured) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(locker_number) DO UPDATE"
+                    " SET cabinet = excluded.cabinet, slot = excluded.slot, zone = excluded.zone,"
+                    " key_barcode = excluded.key_barcode, configured = 1",
+                    (
+                        spec.number,
+                        layout.cabinets[spec.cabinet].name,
+                        spec.slot,
+                        spec.zone,
+                        spec.key_code,
+                    ),
+                )
+
+    def load_lockers(self) -> dict[str, LockerState]:
+        """Each configured locker's last known state, holder and last rental time."""
+        states: dict[str, LockerState] = {}
+        for row in self.conn.execute("SELECT * FROM locker_status WHERE configured = 1"):
+            states[row["locker_number"]] = LockerState(
+                key=_unflag(row["sensor_status"]),
+                door=_unflag(row["door_status"]),
+                locked=_unflag(row["lock_status"]),
+                service=Service(row["service"]),
+                reason=row["service_reason"],
+            )
+        for row in self.conn.execute(
+            "SELECT transaction_id, member_id, locker_number FROM rentals WHERE status = 'active'"
+            " OR (status = 'abnormal' AND rental_verified = 1 AND return_verified = 0)"
+        ):
+            if row["locker_number"] in states:
+                states[row["locker_number"]].holder = Holder(
+                    row["member_id"], row["transaction_id"]
+                )
+        for row in self.conn.execute(
+            "SELECT locker_number, MAX(rental_sensor_time) AS t FROM rentals"
+            " WHERE rental_verified = 1 GROUP BY locker_number"
+        ):
+            if row["locker_number"] in states:
+                states[row["locker_number"]].last_rented = parse_ts(row["t"])
+        return states
+
+    def load_unresolved(self, layout: Layout) -> list[Pending]:
+        """Sessions a restart or link loss cut short, for the engine to resolve."""
+        every = set(range(len(layout.cabinets)))
+        pending: list[Pending] = []
+        for row in self.conn.execute(
+            "SELECT * FROM active_transactions WHERE status IN ('active', 'interrupted')"
+            " ORDER BY start_time"
+        ):
+            locker = row["locker_number"]
+            spec = layout.lockers.get(locker) if locker else None
+            pending.append(
+                Pending(
+                    tx_id=row["transaction_id"],
+                    kind=row["transaction_type"],
+                    member_id=row["member_id"],
+                    locker=locker,
+                    cabinets={spec.cabinet} if spec else set(every),
+                    started=_required_ts(row["start_time"]),
+                    rental_tx=row["rental_transaction_id"],
+                    member=self.get_member(row["member_id"]),
+                    phase=row["phase"] or "take_key",
+                )
+            )
+        return pending
+
+
+def _required_ts(text: str) -> datetime:
+    value = parse_ts(text)
+    assert value is not None
+    return value
+
+
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _member(row: sqlite3.Row) -> Member:
+    attributes: dict[str, str] = {
+        str(k): str(v) for k, v in json.loads(row["attributes"] or "{}").items()
+    }
+    for name in ("gender", "category", "zone"):
+        if row[name]:
+            attributes[name] = row[name]
+    return Member(
+        member_id=row["member_id"],
+        name=row["member_name"],
+        status=MemberStatus(row["status"]),
+        expiry_date=date.fromisoformat(row["expiry_date"]) if row["expiry_date"] else None,
+        currently_renting=row["currently_renting"],
+        daily_rental_count=row["daily_rental_count"],
+        last_rental_time=parse_ts(row["last_rental_time"]),
+        attributes=attributes,
+    )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (triggers contain ';' inside BEGIN ... END)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
