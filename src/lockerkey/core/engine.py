@@ -440,8 +440,7 @@ class Engine:
         ):
             self._return_sensed(locker)
         elif st.holder is not None:
-            self._set_aside(locker, ErrorCode.UNEXPECTED_KEY)
-            self._say(Msg.UNEXPECTED_KEY, "alert", locker=locker)
+            self._unscanned_return(locker, st.holder)
         else:
             self._audit("key_back", locker=locker, service=str(st.service))
 
@@ -450,7 +449,7 @@ class Engine:
         assert s is not None and s.member is not None
         st = self.lockers[locker]
         code: ErrorCode | None = None
-        if st.service is not Service.IN_SERVICE:
+        if st.service is not Service.IN_SERVICE or st.holder is not None:
             code = ErrorCode.SET_ASIDE_TAKEN
         elif not rules.may_use(self.layout, locker, s.member):
             code = ErrorCode.NOT_ALLOWED_TAKEN
@@ -468,7 +467,9 @@ class Engine:
                 None if code is None else f"took key {locker}",
             )
         )
-        self._set(locker, holder=Holder(s.member_id, s.tx_id), last_rented=self._now.wall)
+        if code is not ErrorCode.SET_ASIDE_TAKEN:  # a set-aside slot's key is of unknown identity
+            self._set(locker, holder=Holder(s.member_id, s.tx_id))
+        self._set(locker, last_rented=self._now.wall)
         self._audit("rental_" + str(status), s.member_id, locker, s.tx_id)
         s.locker = locker
         self._finish("completed")
@@ -525,6 +526,25 @@ class Engine:
             self._set_aside(target, ErrorCode.WRONG_SLOT, actual=actual)
             self._set_aside(actual, ErrorCode.WRONG_SLOT, target=target)
             self._say(Msg.RETURN_WRONG_SLOT, "alert", locker=target, actual=actual)
+
+    def _unscanned_return(self, locker: str, holder: Holder) -> None:
+        """A rented key sensed back in its own slot without a scan: the sensor confirms it."""
+        self._write(
+            ops.CompleteReturn(
+                holder.tx_id,
+                holder.member_id,
+                locker,
+                locker,
+                self._now.wall,
+                RentalStatus.RETURNED,
+                None,
+                "returned without a return scan",
+            )
+        )
+        self._set(locker, holder=None)
+        self._audit("returned_unscanned", holder.member_id, locker, holder.tx_id)
+        if self.session is None:
+            self._say(Msg.RETURN_OK, "success", locker=locker)
 
     def _on_door_or_lock(self, event: DoorSensed | LockSensed) -> None:
         is_door = isinstance(event, DoorSensed)

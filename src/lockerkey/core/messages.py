@@ -37,7 +37,6 @@ class Msg(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
     LINK_LOST = "link_lost"
     FORCED_REMOVAL = "forced_removal"
-    UNEXPECTED_KEY = "unexpected_key"
 
 
 CATALOGUE: Mapping[Msg, tuple[str, str]] = {
@@ -107,10 +106,6 @@ CATALOGUE: Mapping[Msg, tuple[str, str]] = {
     Msg.FORCED_REMOVAL: (
         "{locker}번 키가 잠긴 칸에서 빠졌습니다",
         "Key {locker} left a locked slot",
-    ),
-    Msg.UNEXPECTED_KEY: (
-        "{locker}번 칸에 예상하지 못한 키가 들어왔습니다",
-        "An unexpected key appeared in slot {locker}",
     ),
 }
 

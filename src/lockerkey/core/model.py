@@ -33,7 +33,6 @@ class ErrorCode(StrEnum):
     NOT_ALLOWED_TAKEN = "NOT_ALLOWED_TAKEN"  # shared door: member took a key not allowed to them
     SET_ASIDE_TAKEN = "SET_ASIDE_TAKEN"  # shared door: member took a key of a locker set aside
     FORCED_REMOVAL = "FORCED_REMOVAL"  # a key left a locked slot outside any session
-    UNEXPECTED_KEY = "UNEXPECTED_KEY"  # a key appeared in a slot with no return in progress
     KEY_MISSING = "KEY_MISSING"  # a cabinet reported a slot empty that no rental explains
 
 

@@ -18,6 +18,20 @@ from lockerkey.core.state import Holder, LockerState, Pending
 from lockerkey.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
+def held_sql(prefix: str = "") -> str:
+    """SQL for "this rental's key is out of its slot, with that member".
+
+    Active rentals, and abnormal ones where the member took an in-service locker's own key
+    that was not theirs to take (NOT_ALLOWED_TAKEN) until it comes back. A key taken from a
+    slot already set aside is of unknown identity: staff settle it, it is not "held".
+    """
+    p = prefix
+    return (
+        f"({p}status = 'active' OR ({p}status = 'abnormal' AND {p}error_code = 'NOT_ALLOWED_TAKEN'"
+        f" AND {p}rental_verified = 1 AND {p}return_verified = 0))"
+    )
+
+
 class LedgerError(Exception):
     """The ledger cannot be opened or used (corrupt, locked, newer schema, disk full)."""
 
@@ -416,8 +430,7 @@ class Ledger:
                 reason=row["service_reason"],
             )
         for row in self.conn.execute(
-            "SELECT transaction_id, member_id, locker_number FROM rentals WHERE status = 'active'"
-            " OR (status = 'abnormal' AND rental_verified = 1 AND return_verified = 0)"
+            f"SELECT transaction_id, member_id, locker_number FROM rentals WHERE {held_sql()}"
         ):
             if row["locker_number"] in states:
                 states[row["locker_number"]].holder = Holder(

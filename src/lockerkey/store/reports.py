@@ -6,26 +6,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lockerkey.store.ledger import Ledger
-
-
-def _held(p: str = "") -> str:
-    """SQL for 'this rental's key is out': active, or abnormal and taken but not back."""
-    return (
-        f"({p}status = 'active' OR ({p}status = 'abnormal' AND {p}rental_verified = 1"
-        f" AND {p}return_verified = 0))"
-    )
+from lockerkey.store.ledger import Ledger, held_sql
 
 
 def locker_table(ledger: Ledger) -> list[dict[str, Any]]:
     """One dict per configured locker, in cabinet and slot order."""
-    # Queries below splice in only the constant fragment from _held(), never data.
+    # Queries below splice in only the constant fragment from held_sql(), never data.
     rows = ledger.conn.execute(
         "SELECT l.locker_number, l.cabinet, l.slot, l.zone, l.key_barcode, l.sensor_status,"
         " l.door_status, l.lock_status, l.service, l.service_reason, l.current_transaction,"
         " r.member_id, m.member_name, r.rental_sensor_time, r.status AS rental_status"
         " FROM locker_status l"
-        f" LEFT JOIN rentals r ON r.locker_number = l.locker_number AND {_held('r.')}"
+        f" LEFT JOIN rentals r ON r.locker_number = l.locker_number AND {held_sql('r.')}"
         " LEFT JOIN members m ON m.member_id = r.member_id"
         " WHERE l.configured = 1 ORDER BY l.cabinet, l.slot"
     ).fetchall()
@@ -73,7 +65,7 @@ def invariant_problems(ledger: Ledger) -> list[str]:
     q = ledger.conn.execute
     problems: list[str] = []
     for row in q(
-        f"SELECT locker_number, COUNT(*) AS n FROM rentals WHERE {_held()}"
+        f"SELECT locker_number, COUNT(*) AS n FROM rentals WHERE {held_sql()}"
         " GROUP BY locker_number HAVING n > 1"
     ):
         problems.append(f"locker {row[0]}: its key is out on {row[1]} rentals at once")
