@@ -93,8 +93,11 @@ class Rig:
         self.t += seconds
         return self.do(Tick())
 
+    def begin(self) -> Step:
+        return self.engine.start(self.now())
+
     def online(self, missing: Iterable[int] = ()) -> Step:
-        self.engine.start(self.now())
+        self.begin()
         steps = Step()
         for cab in self.layout.cabinets:
             step = self.do(
@@ -122,3 +125,55 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     led = Ledger.open(tmp_path / "locker.db", "TEST_DEVICE")
     yield led
     led.close()
+
+
+def add_members(led: Ledger, *ids: str, **fields: object) -> None:
+    """Put invented members into the ledger (active, no expiry unless given)."""
+    from lockerkey.core.roster import MemberRow
+
+    rows = [
+        MemberRow(
+            m,
+            f"회원{m}",
+            fields.get("status", MemberStatus.ACTIVE),  # type: ignore[arg-type]
+            fields.get("expiry"),  # type: ignore[arg-type]
+            fields.get("gender"),  # type: ignore[arg-type]
+            None,
+            None,
+            {},
+        )
+        for m in ids
+    ]
+    led.upsert_members(rows, T0)
+
+
+class LedgerRig(Rig):
+    """A Rig whose every Step is committed to a real ledger, with members looked up there."""
+
+    def __init__(self, led: Ledger, **kwargs: object) -> None:
+        self.ledger = led
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        led.sync_layout(self.layout)
+
+    def do(self, event: Event) -> Step:
+        from lockerkey.core.events import Scan
+
+        if isinstance(event, Scan) and event.member is None:
+            event = Scan(event.code, self.ledger.get_member(event.code))
+        step = super().do(event)
+        self.ledger.apply(step.writes)
+        return step
+
+    def begin(self) -> Step:
+        step = super().begin()
+        self.ledger.apply(step.writes)
+        return step
+
+
+@pytest.fixture
+def lrig(ledger: Ledger) -> LedgerRig:
+    """A six-locker per-slot engine on a real ledger with members M1..M3, online."""
+    add_members(ledger, "M1", "M2", "M3")
+    r = LedgerRig(ledger)
+    r.online()
+    return r
