@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lockerkey.core.engine import Engine
-from lockerkey.core.events import Event, Now, Snapshot, Step, Tick
+from lockerkey.core.events import Event, Now, Scan, Snapshot, Step, Tick
 from lockerkey.core.layout import Layout, Policy
 from lockerkey.core.model import CabinetKind, Member, MemberStatus
+from lockerkey.core.roster import MemberRow
 from lockerkey.core.state import LockerState, Pending
 from lockerkey.store.ledger import Ledger
 
@@ -129,8 +130,6 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 def add_members(led: Ledger, *ids: str, **fields: object) -> None:
     """Put invented members into the ledger (active, no expiry unless given)."""
-    from lockerkey.core.roster import MemberRow
-
     rows = [
         MemberRow(
             m,
@@ -156,8 +155,6 @@ class LedgerRig(Rig):
         led.sync_layout(self.layout)
 
     def do(self, event: Event) -> Step:
-        from lockerkey.core.events import Scan
-
         if isinstance(event, Scan) and event.member is None:
             event = Scan(event.code, self.ledger.get_member(event.code))
         step = super().do(event)

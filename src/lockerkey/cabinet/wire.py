@@ -79,6 +79,6 @@ class Decoder:
             return self._drop("not_object")
         return message
 
-    def _drop(self, reason: str) -> None:
+    def _drop(self, reason: str) -> dict[str, Any] | None:
         self.dropped[reason] += 1
         return None
