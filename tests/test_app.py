@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -111,7 +112,7 @@ async def test_a_failed_command_is_logged_and_recorded(tmp_path: Path) -> None:
 def test_only_the_scripted_cabinet_exists_in_this_build(tmp_path: Path) -> None:
     settings = settings_in(tmp_path)
     serial = replace(settings, cabinets=(CabinetSettings("c1", "/dev/ttyUSB0", ("1", "2")),))
-    with pytest.raises(SetupError, match="cabinet\\[1\\].port = '/dev/ttyUSB0'"):
+    with pytest.raises(SetupError, match=re.escape("cabinet[1].port = '/dev/ttyUSB0'")):
         build_cabinets(serial)
 
 
