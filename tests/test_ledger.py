@@ -162,7 +162,7 @@ def test_one_step_is_all_or_nothing(ledger: Ledger) -> None:
         ops.Audit("first", T0),
         ops.CreatePendingRental("tx", "NO-SUCH-MEMBER", "1", T0),  # foreign key fails
     ]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(LedgerError, match="FOREIGN KEY"):
         ledger.apply(bad)
     assert ledger.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == before
     assert not ledger.conn.in_transaction

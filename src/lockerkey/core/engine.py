@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
-from lockerkey.core import ops, recovery, rules
+from lockerkey.core import keys, ops, recovery, rules
 from lockerkey.core.events import (
     Beep,
     Cancel,
@@ -28,9 +28,8 @@ from lockerkey.core.events import (
 )
 from lockerkey.core.layout import UNLOCK_MAX_MS, Layout, Policy
 from lockerkey.core.messages import Msg
-from lockerkey.core.model import ErrorCode, Member, RentalStatus, Service
+from lockerkey.core.model import ErrorCode, Member, Service
 from lockerkey.core.state import (
-    Holder,
     LockerState,
     Pending,
     Phase,
@@ -84,9 +83,9 @@ class Engine:
             case Tick():
                 self._on_tick()
             case KeySensed(cabinet=cab, slot=slot, present=present):
-                self._on_key(cab, slot, present)
+                keys.on_key(self, cab, slot, present)
             case DoorSensed() | LockSensed():
-                self._on_door_or_lock(event)
+                keys.on_door_or_lock(self, event)
             case Snapshot():
                 recovery.on_snapshot(self, event)
             case LinkLost(cabinet=cab, reason=reason):
@@ -397,90 +396,6 @@ class Engine:
 
     # ---- sensors -----------------------------------------------------------------------------
 
-    def _on_key(self, cab: int, slot: int, present: bool) -> None:
-        locker = self.layout.by_slot.get((cab, slot))
-        self._audit("key", locker=locker, cabinet=cab, slot=slot, present=present)
-        if locker is None:
-            return
-        if cab not in self.online:
-            self._set(locker, key=present)  # the next status reconciles it
-            return
-        self._key_changed(locker, present)
-
-    def _key_changed(self, locker: str, present: bool) -> None:
-        st = self.lockers[locker]
-        before = st.key
-        if before is present:
-            return
-        self._set(locker, key=present)
-        if before is None and present:
-            return  # first report of a key that is where it belongs
-        s = self.session
-        cab = self.layout.lockers[locker].cabinet
-        in_session = s is not None and any(c == cab for c, _ in s.opened)
-        if not present:
-            if (
-                s is not None
-                and self.phase is Phase.TAKE_KEY
-                and in_session
-                and (self.layout.shared_door or locker == s.locker)
-            ):
-                self._rental_taken(locker)
-            elif st.holder is None and st.service is not Service.SET_ASIDE:
-                code = ErrorCode.FORCED_REMOVAL if before else ErrorCode.KEY_MISSING
-                self._set_aside(locker, code)
-                msg = Msg.FORCED_REMOVAL
-                self._say(msg, "alert", locker=locker)
-            else:
-                self._audit("key_gone", locker=locker)
-        elif (
-            s is not None
-            and self.phase is Phase.RETURN_KEY
-            and (in_session or not self.layout.shared_door)
-        ):
-            self._return_sensed(locker)
-        elif st.holder is not None:
-            self._unscanned_return(locker, st.holder)
-        else:
-            self._audit("key_back", locker=locker, service=str(st.service))
-
-    def _rental_taken(self, locker: str) -> None:
-        s = self.session
-        assert s is not None and s.member is not None
-        st = self.lockers[locker]
-        code: ErrorCode | None = None
-        if st.service is not Service.IN_SERVICE or st.holder is not None:
-            code = ErrorCode.SET_ASIDE_TAKEN
-        elif not rules.may_use(self.layout, locker, s.member):
-            code = ErrorCode.NOT_ALLOWED_TAKEN
-        status = RentalStatus.ACTIVE if code is None else RentalStatus.ABNORMAL
-        self._write(
-            ops.ConfirmRental(
-                s.tx_id,
-                s.member_id,
-                locker,
-                s.started,
-                self._now.wall,
-                status,
-                self._day_start(),
-                code,
-                None if code is None else f"took key {locker}",
-            )
-        )
-        if code is not ErrorCode.SET_ASIDE_TAKEN:  # a set-aside slot's key is of unknown identity
-            self._set(locker, holder=Holder(s.member_id, s.tx_id))
-        self._set(locker, last_rented=self._now.wall)
-        self._audit("rental_" + str(status), s.member_id, locker, s.tx_id)
-        s.locker = locker
-        self._finish("completed")
-        cab = self.layout.lockers[locker].cabinet
-        if code is None:
-            self._send(Beep(cab, "ok"))
-            self._say(Msg.RENTAL_OK, "success", locker=locker)
-        else:
-            self._set_aside(locker, code)
-            self._say(Msg.RENTAL_NOT_ALLOWED, "alert", locker=locker)
-
     def _start_return(self, locker: str) -> None:
         st = self.lockers[locker]
         spec = self.layout.lockers[locker]
@@ -498,64 +413,3 @@ class Engine:
         self._goto(Phase.RETURN_KEY)
         self._release([self.layout.lock_slot(locker)])
         self._say(Msg.RETURN_KEY, locker=locker)
-
-    def _return_sensed(self, actual: str) -> None:
-        s = self.session
-        assert s is not None and s.locker is not None and s.rental_tx is not None
-        target = s.locker
-        ok = actual == target
-        self._write(
-            ops.CompleteReturn(
-                s.rental_tx,
-                s.member_id,
-                target,
-                actual,
-                self._now.wall,
-                RentalStatus.RETURNED if ok else RentalStatus.ABNORMAL,
-                None if ok else ErrorCode.WRONG_SLOT,
-                None if ok else f"key of {target} returned into slot of {actual}",
-            )
-        )
-        self._set(target, holder=None)
-        self._finish("completed" if ok else "failed")
-        if ok:
-            self._audit("returned", s.member_id, target, s.rental_tx)
-            self._send(Beep(self.layout.lockers[target].cabinet, "ok"))
-            self._say(Msg.RETURN_OK, "success", locker=target)
-        else:
-            self._set_aside(target, ErrorCode.WRONG_SLOT, actual=actual)
-            self._set_aside(actual, ErrorCode.WRONG_SLOT, target=target)
-            self._say(Msg.RETURN_WRONG_SLOT, "alert", locker=target, actual=actual)
-
-    def _unscanned_return(self, locker: str, holder: Holder) -> None:
-        """A rented key sensed back in its own slot without a scan: the sensor confirms it."""
-        self._write(
-            ops.CompleteReturn(
-                holder.tx_id,
-                holder.member_id,
-                locker,
-                locker,
-                self._now.wall,
-                RentalStatus.RETURNED,
-                None,
-                "returned without a return scan",
-            )
-        )
-        self._set(locker, holder=None)
-        self._audit("returned_unscanned", holder.member_id, locker, holder.tx_id)
-        if self.session is None:
-            self._say(Msg.RETURN_OK, "success", locker=locker)
-
-    def _on_door_or_lock(self, event: DoorSensed | LockSensed) -> None:
-        is_door = isinstance(event, DoorSensed)
-        value = event.open if isinstance(event, DoorSensed) else event.locked
-        self._audit(
-            "door" if is_door else "lock", cabinet=event.cabinet, slot=event.slot, value=value
-        )
-        numbers = (
-            [n for n, sp in self.layout.lockers.items() if sp.cabinet == event.cabinet]
-            if event.slot == 0
-            else [n for n in [self.layout.by_slot.get((event.cabinet, event.slot))] if n]
-        )
-        for number in numbers:
-            self._set(number, **({"door": value} if is_door else {"locked": value}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lockerkey.core import ops, rules
+from lockerkey.core import keys, ops, rules
 from lockerkey.core.events import Lock, LockAll, Snapshot
 from lockerkey.core.messages import Msg
 from lockerkey.core.model import ErrorCode, RentalStatus
@@ -50,7 +50,7 @@ def on_snapshot(engine: Engine, snap: Snapshot) -> None:
         _resolve(engine, pending, cab, sensed)
     engine.online.add(cab)
     for number, present in sensed.items():
-        engine._key_changed(number, present)
+        keys.key_changed(engine, number, present)
     session = engine.session
     if session is None or all(c != cab for c, _ in session.opened):
         engine._send(LockAll(cab))

@@ -7,15 +7,19 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from lockerkey.core import ops
 from lockerkey.core.layout import Layout
-from lockerkey.core.model import Member, MemberStatus, RentalStatus, Service
+from lockerkey.core.model import Member, MemberStatus, Service
 from lockerkey.core.roster import MemberRow
 from lockerkey.core.state import Holder, LockerState, Pending
 from lockerkey.store.schema import MIGRATIONS, SCHEMA_VERSION
+from lockerkey.store.timestamps import parse_ts, ts, unflag
+from lockerkey.store.writes import apply_op
+
+__all__ = ["ImportResult", "Ledger", "LedgerError", "held_sql", "parse_ts", "ts"]
 
 
 def held_sql(prefix: str = "") -> str:
@@ -34,31 +38,6 @@ def held_sql(prefix: str = "") -> str:
 
 class LedgerError(Exception):
     """The ledger cannot be opened or used (corrupt, locked, newer schema, disk full)."""
-
-
-def ts(value: datetime | None) -> str | None:
-    """A timestamp as stored: UTC ISO-8601 with offset, millisecond precision."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime reached the ledger")
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def parse_ts(text: str | None) -> datetime | None:
-    """A stored timestamp back as an aware datetime."""
-    if text is None:
-        return None
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _flag(value: bool | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _unflag(value: int | None) -> bool | None:
-    return None if value is None else bool(value)
 
 
 @dataclass(frozen=True)
@@ -140,189 +119,15 @@ class Ledger:
     # ---- the engine's writes -------------------------------------------------------------
 
     def apply(self, writes: Sequence[ops.LedgerOp]) -> None:
-        """Commit one Step's writes together, or none of them."""
+        """Commit one Step's writes together, or none of them (LedgerError)."""
         if not writes:
             return
-        with self.transaction() as conn:
-            for op in writes:
-                self._apply_one(conn, op)
-
-    def _apply_one(self, c: sqlite3.Connection, op: ops.LedgerOp) -> None:
-        match op:
-            case ops.Audit():
-                c.execute(
-                    "INSERT INTO events (time, kind, member_id, locker_number, transaction_id,"
-                    " details, device_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        ts(op.at),
-                        op.kind,
-                        op.member_id,
-                        op.locker,
-                        op.tx_id,
-                        json.dumps(dict(op.details), ensure_ascii=False, default=str),
-                        self.device_id,
-                    ),
-                )
-            case ops.LockerRow():
-                c.execute(
-                    "UPDATE locker_status SET sensor_status = ?, door_status = ?, lock_status = ?,"
-                    " current_member = ?, current_transaction = ?, locked_until = ?,"
-                    " service = ?, service_reason = ?, last_change_time = ?"
-                    " WHERE locker_number = ?",
-                    (
-                        _flag(op.key_present),
-                        _flag(op.door_open),
-                        _flag(op.locked),
-                        op.current_member,
-                        op.current_transaction,
-                        ts(op.locked_until),
-                        str(op.service),
-                        op.service_reason,
-                        ts(op.at),
-                        op.locker,
-                    ),
-                )
-            case ops.StartSession():
-                c.execute(
-                    "INSERT INTO active_transactions (transaction_id, member_id, transaction_type,"
-                    " start_time, last_activity, timeout_at, status, locker_number, phase,"
-                    " rental_transaction_id) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-                    (
-                        op.tx_id,
-                        op.member_id,
-                        op.kind,
-                        ts(op.at),
-                        ts(op.at),
-                        ts(op.timeout_at),
-                        op.locker,
-                        op.phase,
-                        op.rental_tx,
-                    ),
-                )
-            case ops.UpdateSession():
-                c.execute(
-                    "UPDATE active_transactions SET locker_number = ?, phase = ?,"
-                    " last_activity = ?, timeout_at = ? WHERE transaction_id = ?",
-                    (op.locker, op.phase, ts(op.at), ts(op.timeout_at), op.tx_id),
-                )
-            case ops.EndSession():
-                c.execute(
-                    "UPDATE active_transactions SET status = ?, last_activity = ?, end_time = ?"
-                    " WHERE transaction_id = ?",
-                    (
-                        op.status,
-                        ts(op.at),
-                        ts(op.at) if op.status != "interrupted" else None,
-                        op.tx_id,
-                    ),
-                )
-            case ops.CreatePendingRental():
-                c.execute(
-                    "INSERT INTO rentals (transaction_id, member_id, locker_number,"
-                    " rental_barcode_time, status, device_id, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                    (
-                        op.tx_id,
-                        op.member_id,
-                        op.locker,
-                        ts(op.barcode_time),
-                        self.device_id,
-                        ts(op.barcode_time),
-                        ts(op.barcode_time),
-                    ),
-                )
-            case ops.ConfirmRental():
-                self._confirm_rental(c, op)
-            case ops.CancelRental():
-                self._touch_rental(
-                    c,
-                    op.tx_id,
-                    op.at,
-                    "status = 'cancelled', error_details = ?",
-                    (op.details,),
-                    "status = 'pending'",
-                )
-            case ops.StartReturn():
-                self._touch_rental(
-                    c,
-                    op.rental_tx,
-                    op.barcode_time,
-                    "return_barcode_time = ?, return_target_locker = ?",
-                    (ts(op.barcode_time), op.locker),
-                )
-            case ops.CompleteReturn():
-                self._touch_rental(
-                    c,
-                    op.rental_tx,
-                    op.sensor_time,
-                    "return_sensor_time = ?, return_target_locker = ?, return_actual_locker = ?,"
-                    " return_verified = 1, status = ?, error_code = COALESCE(?, error_code),"
-                    " error_details = COALESCE(?, error_details)",
-                    (
-                        ts(op.sensor_time),
-                        op.target,
-                        op.actual,
-                        str(op.status),
-                        op.error_code and str(op.error_code),
-                        op.error_details,
-                    ),
-                )
-                c.execute(
-                    "UPDATE members SET currently_renting = NULL, updated_at = ?"
-                    " WHERE member_id = ? AND currently_renting = ?",
-                    (ts(op.sensor_time), op.member_id, op.target),
-                )
-
-    def _touch_rental(
-        self,
-        c: sqlite3.Connection,
-        tx_id: str,
-        at: datetime,
-        assignments: str,
-        params: tuple[object, ...],
-        condition: str = "1",
-    ) -> None:
-        # Every change bumps the revision and marks the row unsynced, so an upload that read
-        # an older revision cannot mark this newer one as synced.
-        cur = c.execute(
-            f"UPDATE rentals SET {assignments}, updated_at = ?, revision = revision + 1,"
-            f" sync_status = 0 WHERE transaction_id = ? AND {condition}",
-            (*params, ts(at), tx_id),
-        )
-        if cur.rowcount != 1 and condition == "1":
-            raise LedgerError(f"no rental with transaction {tx_id}")
-
-    def _confirm_rental(self, c: sqlite3.Connection, op: ops.ConfirmRental) -> None:
-        code = op.error_code and str(op.error_code)
-        c.execute(
-            "INSERT INTO rentals (transaction_id, member_id, locker_number, rental_barcode_time,"
-            " status, device_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)"
-            " ON CONFLICT(transaction_id) DO NOTHING",
-            (
-                op.tx_id,
-                op.member_id,
-                op.locker,
-                ts(op.barcode_time),
-                self.device_id,
-                ts(op.sensor_time),
-                ts(op.sensor_time),
-            ),
-        )
-        self._touch_rental(
-            c,
-            op.tx_id,
-            op.sensor_time,
-            "locker_number = ?, rental_sensor_time = ?, rental_verified = 1, status = ?,"
-            " error_code = ?, error_details = ?",
-            (op.locker, ts(op.sensor_time), str(op.status), code, op.error_details),
-        )
-        if op.status is RentalStatus.ACTIVE:
-            c.execute(
-                "UPDATE members SET currently_renting = ?, last_rental_time = ?,"
-                " daily_rental_count = CASE WHEN last_rental_time >= ?"
-                " THEN daily_rental_count + 1 ELSE 1 END, updated_at = ? WHERE member_id = ?",
-                (op.locker, ts(op.sensor_time), ts(op.day_start), ts(op.sensor_time), op.member_id),
-            )
+        try:
+            with self.transaction() as conn:
+                for op in writes:
+                    apply_op(conn, self.device_id, op)
+        except sqlite3.Error as err:
+            raise LedgerError(f"ledger write failed, nothing of it was kept: {err}") from err
 
     def audit(self, kind: str, at: datetime, **details: object) -> None:
         """Record an event that did not come from the engine (adapter errors, imports)."""
@@ -423,9 +228,9 @@ class Ledger:
         states: dict[str, LockerState] = {}
         for row in self.conn.execute("SELECT * FROM locker_status WHERE configured = 1"):
             states[row["locker_number"]] = LockerState(
-                key=_unflag(row["sensor_status"]),
-                door=_unflag(row["door_status"]),
-                locked=_unflag(row["lock_status"]),
+                key=unflag(row["sensor_status"]),
+                door=unflag(row["door_status"]),
+                locked=unflag(row["lock_status"]),
                 service=Service(row["service"]),
                 reason=row["service_reason"],
             )

@@ -1,0 +1,169 @@
+"""Key sensors: a key leaving or entering a slot, and what it means for rentals and returns.
+
+The sensors cannot tell keys apart: a key is taken to be the one whose slot it is in, and where
+that is doubtful the locker is set aside for staff instead of guessed at.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lockerkey.core import ops, rules
+from lockerkey.core.events import Beep, DoorSensed, LockSensed
+from lockerkey.core.messages import Msg
+from lockerkey.core.model import ErrorCode, RentalStatus, Service
+from lockerkey.core.state import Holder, Phase
+
+if TYPE_CHECKING:
+    from lockerkey.core.engine import Engine
+
+
+def on_key(engine: Engine, cab: int, slot: int, present: bool) -> None:
+    locker = engine.layout.by_slot.get((cab, slot))
+    engine._audit("key", locker=locker, cabinet=cab, slot=slot, present=present)
+    if locker is None:
+        return
+    if cab not in engine.online:
+        engine._set(locker, key=present)  # the next status reconciles it
+        return
+    key_changed(engine, locker, present)
+
+
+def key_changed(engine: Engine, locker: str, present: bool) -> None:
+    st = engine.lockers[locker]
+    before = st.key
+    if before is present:
+        return
+    engine._set(locker, key=present)
+    if before is None and present:
+        return  # first report of a key that is where it belongs
+    s = engine.session
+    cab = engine.layout.lockers[locker].cabinet
+    in_session = s is not None and any(c == cab for c, _ in s.opened)
+    if not present:
+        if (
+            s is not None
+            and engine.phase is Phase.TAKE_KEY
+            and in_session
+            and (engine.layout.shared_door or locker == s.locker)
+        ):
+            rental_taken(engine, locker)
+        elif st.holder is None and st.service is not Service.SET_ASIDE:
+            code = ErrorCode.FORCED_REMOVAL if before else ErrorCode.KEY_MISSING
+            engine._set_aside(locker, code)
+            msg = Msg.FORCED_REMOVAL
+            engine._say(msg, "alert", locker=locker)
+        else:
+            engine._audit("key_gone", locker=locker)
+    elif (
+        s is not None
+        and engine.phase is Phase.RETURN_KEY
+        and (in_session or not engine.layout.shared_door)
+    ):
+        return_sensed(engine, locker)
+    elif st.holder is not None:
+        unscanned_return(engine, locker, st.holder)
+    else:
+        engine._audit("key_back", locker=locker, service=str(st.service))
+
+
+def rental_taken(engine: Engine, locker: str) -> None:
+    s = engine.session
+    assert s is not None and s.member is not None
+    st = engine.lockers[locker]
+    code: ErrorCode | None = None
+    if st.service is not Service.IN_SERVICE or st.holder is not None:
+        code = ErrorCode.SET_ASIDE_TAKEN
+    elif not rules.may_use(engine.layout, locker, s.member):
+        code = ErrorCode.NOT_ALLOWED_TAKEN
+    status = RentalStatus.ACTIVE if code is None else RentalStatus.ABNORMAL
+    engine._write(
+        ops.ConfirmRental(
+            s.tx_id,
+            s.member_id,
+            locker,
+            s.started,
+            engine._now.wall,
+            status,
+            engine._day_start(),
+            code,
+            None if code is None else f"took key {locker}",
+        )
+    )
+    if code is not ErrorCode.SET_ASIDE_TAKEN:  # a set-aside slot's key is of unknown identity
+        engine._set(locker, holder=Holder(s.member_id, s.tx_id))
+    engine._set(locker, last_rented=engine._now.wall)
+    engine._audit("rental_" + str(status), s.member_id, locker, s.tx_id)
+    s.locker = locker
+    engine._finish("completed")
+    cab = engine.layout.lockers[locker].cabinet
+    if code is None:
+        engine._send(Beep(cab, "ok"))
+        engine._say(Msg.RENTAL_OK, "success", locker=locker)
+    else:
+        engine._set_aside(locker, code)
+        engine._say(Msg.RENTAL_NOT_ALLOWED, "alert", locker=locker)
+
+
+def return_sensed(engine: Engine, actual: str) -> None:
+    s = engine.session
+    assert s is not None and s.locker is not None and s.rental_tx is not None
+    target = s.locker
+    ok = actual == target
+    engine._write(
+        ops.CompleteReturn(
+            s.rental_tx,
+            s.member_id,
+            target,
+            actual,
+            engine._now.wall,
+            RentalStatus.RETURNED if ok else RentalStatus.ABNORMAL,
+            None if ok else ErrorCode.WRONG_SLOT,
+            None if ok else f"key of {target} returned into slot of {actual}",
+        )
+    )
+    engine._set(target, holder=None)
+    engine._finish("completed" if ok else "failed")
+    if ok:
+        engine._audit("returned", s.member_id, target, s.rental_tx)
+        engine._send(Beep(engine.layout.lockers[target].cabinet, "ok"))
+        engine._say(Msg.RETURN_OK, "success", locker=target)
+    else:
+        engine._set_aside(target, ErrorCode.WRONG_SLOT, actual=actual)
+        engine._set_aside(actual, ErrorCode.WRONG_SLOT, target=target)
+        engine._say(Msg.RETURN_WRONG_SLOT, "alert", locker=target, actual=actual)
+
+
+def unscanned_return(engine: Engine, locker: str, holder: Holder) -> None:
+    """A rented key sensed back in its own slot without a scan: the sensor confirms it."""
+    engine._write(
+        ops.CompleteReturn(
+            holder.tx_id,
+            holder.member_id,
+            locker,
+            locker,
+            engine._now.wall,
+            RentalStatus.RETURNED,
+            None,
+            "returned without a return scan",
+        )
+    )
+    engine._set(locker, holder=None)
+    engine._audit("returned_unscanned", holder.member_id, locker, holder.tx_id)
+    if engine.session is None:
+        engine._say(Msg.RETURN_OK, "success", locker=locker)
+
+
+def on_door_or_lock(engine: Engine, event: DoorSensed | LockSensed) -> None:
+    is_door = isinstance(event, DoorSensed)
+    value = event.open if isinstance(event, DoorSensed) else event.locked
+    engine._audit(
+        "door" if is_door else "lock", cabinet=event.cabinet, slot=event.slot, value=value
+    )
+    numbers = (
+        [n for n, sp in engine.layout.lockers.items() if sp.cabinet == event.cabinet]
+        if event.slot == 0
+        else [n for n in [engine.layout.by_slot.get((event.cabinet, event.slot))] if n]
+    )
+    for number in numbers:
+        engine._set(number, **({"door": value} if is_door else {"locked": value}))

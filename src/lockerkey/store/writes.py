@@ -1,0 +1,195 @@
+"""How each engine write (core.ops) becomes SQL; a Step's writes share one transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from lockerkey.core import ops
+from lockerkey.core.model import RentalStatus
+from lockerkey.store.timestamps import flag, ts
+
+
+class MissingRowError(sqlite3.DatabaseError):
+    """A write named a row the ledger does not have."""
+
+
+def apply_op(c: sqlite3.Connection, device_id: str, op: ops.LedgerOp) -> None:
+    """Turn one engine write into SQL on an open transaction."""
+    match op:
+        case ops.Audit():
+            c.execute(
+                "INSERT INTO events (time, kind, member_id, locker_number, transaction_id,"
+                " details, device_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    ts(op.at),
+                    op.kind,
+                    op.member_id,
+                    op.locker,
+                    op.tx_id,
+                    json.dumps(dict(op.details), ensure_ascii=False, default=str),
+                    device_id,
+                ),
+            )
+        case ops.LockerRow():
+            c.execute(
+                "UPDATE locker_status SET sensor_status = ?, door_status = ?, lock_status = ?,"
+                " current_member = ?, current_transaction = ?, locked_until = ?,"
+                " service = ?, service_reason = ?, last_change_time = ?"
+                " WHERE locker_number = ?",
+                (
+                    flag(op.key_present),
+                    flag(op.door_open),
+                    flag(op.locked),
+                    op.current_member,
+                    op.current_transaction,
+                    ts(op.locked_until),
+                    str(op.service),
+                    op.service_reason,
+                    ts(op.at),
+                    op.locker,
+                ),
+            )
+        case ops.StartSession():
+            c.execute(
+                "INSERT INTO active_transactions (transaction_id, member_id, transaction_type,"
+                " start_time, last_activity, timeout_at, status, locker_number, phase,"
+                " rental_transaction_id) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+                (
+                    op.tx_id,
+                    op.member_id,
+                    op.kind,
+                    ts(op.at),
+                    ts(op.at),
+                    ts(op.timeout_at),
+                    op.locker,
+                    op.phase,
+                    op.rental_tx,
+                ),
+            )
+        case ops.UpdateSession():
+            c.execute(
+                "UPDATE active_transactions SET locker_number = ?, phase = ?,"
+                " last_activity = ?, timeout_at = ? WHERE transaction_id = ?",
+                (op.locker, op.phase, ts(op.at), ts(op.timeout_at), op.tx_id),
+            )
+        case ops.EndSession():
+            c.execute(
+                "UPDATE active_transactions SET status = ?, last_activity = ?, end_time = ?"
+                " WHERE transaction_id = ?",
+                (
+                    op.status,
+                    ts(op.at),
+                    ts(op.at) if op.status != "interrupted" else None,
+                    op.tx_id,
+                ),
+            )
+        case ops.CreatePendingRental():
+            c.execute(
+                "INSERT INTO rentals (transaction_id, member_id, locker_number,"
+                " rental_barcode_time, status, device_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                (
+                    op.tx_id,
+                    op.member_id,
+                    op.locker,
+                    ts(op.barcode_time),
+                    device_id,
+                    ts(op.barcode_time),
+                    ts(op.barcode_time),
+                ),
+            )
+        case ops.ConfirmRental():
+            _confirm_rental(c, device_id, op)
+        case ops.CancelRental():
+            _touch_rental(
+                c,
+                op.tx_id,
+                op.at,
+                "status = 'cancelled', error_details = ?",
+                (op.details,),
+                "status = 'pending'",
+            )
+        case ops.StartReturn():
+            _touch_rental(
+                c,
+                op.rental_tx,
+                op.barcode_time,
+                "return_barcode_time = ?, return_target_locker = ?",
+                (ts(op.barcode_time), op.locker),
+            )
+        case ops.CompleteReturn():
+            _touch_rental(
+                c,
+                op.rental_tx,
+                op.sensor_time,
+                "return_sensor_time = ?, return_target_locker = ?, return_actual_locker = ?,"
+                " return_verified = 1, status = ?, error_code = COALESCE(?, error_code),"
+                " error_details = COALESCE(?, error_details)",
+                (
+                    ts(op.sensor_time),
+                    op.target,
+                    op.actual,
+                    str(op.status),
+                    op.error_code and str(op.error_code),
+                    op.error_details,
+                ),
+            )
+            c.execute(
+                "UPDATE members SET currently_renting = NULL, updated_at = ?"
+                " WHERE member_id = ? AND currently_renting = ?",
+                (ts(op.sensor_time), op.member_id, op.target),
+            )
+
+
+def _touch_rental(
+    c: sqlite3.Connection,
+    tx_id: str,
+    at: datetime,
+    assignments: str,
+    params: tuple[object, ...],
+    condition: str = "1",
+) -> None:
+    # Every change bumps the revision and marks the row unsynced, so an upload that read
+    # an older revision cannot mark this newer one as synced.
+    cur = c.execute(
+        f"UPDATE rentals SET {assignments}, updated_at = ?, revision = revision + 1,"
+        f" sync_status = 0 WHERE transaction_id = ? AND {condition}",
+        (*params, ts(at), tx_id),
+    )
+    if cur.rowcount != 1 and condition == "1":
+        raise MissingRowError(f"no rental with transaction {tx_id}")
+
+
+def _confirm_rental(c: sqlite3.Connection, device_id: str, op: ops.ConfirmRental) -> None:
+    code = op.error_code and str(op.error_code)
+    c.execute(
+        "INSERT INTO rentals (transaction_id, member_id, locker_number, rental_barcode_time,"
+        " status, device_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)"
+        " ON CONFLICT(transaction_id) DO NOTHING",
+        (
+            op.tx_id,
+            op.member_id,
+            op.locker,
+            ts(op.barcode_time),
+            device_id,
+            ts(op.sensor_time),
+            ts(op.sensor_time),
+        ),
+    )
+    _touch_rental(
+        c,
+        op.tx_id,
+        op.sensor_time,
+        "locker_number = ?, rental_sensor_time = ?, rental_verified = 1, status = ?,"
+        " error_code = ?, error_details = ?",
+        (op.locker, ts(op.sensor_time), str(op.status), code, op.error_details),
+    )
+    if op.status is RentalStatus.ACTIVE:
+        c.execute(
+            "UPDATE members SET currently_renting = ?, last_rental_time = ?,"
+            " daily_rental_count = CASE WHEN last_rental_time >= ?"
+            " THEN daily_rental_count + 1 ELSE 1 END, updated_at = ? WHERE member_id = ?",
+            (op.locker, ts(op.sensor_time), ts(op.day_start), ts(op.sensor_time), op.member_id),
+        )
