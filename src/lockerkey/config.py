@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
-import re
-import string
 import tomllib
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lockerkey.config_check import Checker, check_template, describe, parse_lockers, subject
 from lockerkey.core.model import CabinetKind
 
 __all__ = [
@@ -32,11 +30,8 @@ __all__ = [
 ]
 
 MAX_LOCKERS_PER_CABINET = 255  # the controller protocol carries the slot number in one byte
-MAX_LOCKER_NAME = 16
 MAX_DEVICE_ID = 64
 # Bounded digit counts keep int() fast and reject names longer than MAX_LOCKER_NAME early.
-_RANGE = re.compile(r"([0-9]{1,16})\s*-\s*([0-9]{1,16})")
-_NUMBER = re.compile(r"[0-9]{1,16}")
 
 
 class ConfigError(Exception):
@@ -167,234 +162,7 @@ _SCANNER_KINDS = ("serial", "evdev", "stdin", "none")
 _CABINET_KINDS = tuple(kind.value for kind in CabinetKind)
 
 
-def _describe(value: object) -> str:
-    """Name a value's TOML type (and the value when short) for an error message."""
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"{'an integer' if isinstance(value, int) else 'a float'} ({value})"
-    if isinstance(value, str):
-        return f"a string ({value!r})"
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list | tuple):
-        return "an array"
-    return f"a {type(value).__name__}"
-
-
-def _subject(lockers: Sequence[str]) -> str:
-    """Return "locker '5' is" or "lockers '1', '2' ... are" so one problem covers a whole range."""
-    if len(lockers) == 1:
-        return f"locker {lockers[0]!r} is"
-    shown = ", ".join(repr(name) for name in lockers[:5])
-    more = f" and {len(lockers) - 5} more" if len(lockers) > 5 else ""
-    return f"lockers {shown}{more} are"
-
-
-class _Checker:
-    """Reads values out of a mapping and collects every problem instead of stopping at one."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.problems: list[str] = []
-        self.bad: set[str] = set()  # keys already reported, so dependent checks stay quiet
-
-    def add(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.label}: {key}: {message}")
-        self.bad.add(key)
-
-    def ok(self, key: str) -> bool:
-        return key not in self.bad
-
-    def known(self, table: Mapping[str, object], prefix: str, allowed: Sequence[str]) -> None:
-        for name in table:
-            if name not in allowed:
-                close = difflib.get_close_matches(str(name), allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                self.add(f"{prefix}.{name}" if prefix else str(name), f"unknown key{hint}")
-
-    def text(
-        self,
-        table: Mapping[str, object],
-        prefix: str,
-        name: str,
-        default: str | None,
-        *,
-        nonempty: bool = False,
-    ) -> str:
-        key = f"{prefix}.{name}" if prefix else name
-        value = table.get(name, default)
-        if value is None:
-            self.add(key, "is required")
-        elif not isinstance(value, str):
-            self.add(key, f"must be a string, got {_describe(value)}")
-        elif nonempty and not value.strip():
-            self.add(key, "must not be empty")
-        else:
-            return value
-        return default or ""
-
-    def choice(
-        self,
-        table: Mapping[str, object],
-        prefix: str,
-        name: str,
-        default: str,
-        choices: Sequence[str],
-    ) -> str:
-        value = self.text(table, prefix, name, default)
-        if value not in choices:
-            words = ", ".join(repr(word) for word in choices)
-            key = f"{prefix}.{name}" if prefix else name
-            self.add(key, f"must be one of {words}, got {value!r}")
-            return default
-        return value
-
-    def integer(
-        self,
-        table: Mapping[str, object],
-        prefix: str,
-        name: str,
-        default: int,
-        *,
-        low: int,
-        high: int | None = None,
-    ) -> int:
-        key = f"{prefix}.{name}" if prefix else name
-        value = table.get(name, default)
-        # bool is a subclass of int in Python, but `timeout_s = true` is a mistake in TOML.
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.add(key, f"must be an integer, got {_describe(value)}")
-            return default
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            self.add(key, f"must be {bound}, got {value}")
-            return default
-        return value
-
-    def table(
-        self, data: Mapping[str, object], name: str, allowed: Sequence[str]
-    ) -> Mapping[str, object]:
-        value = data.get(name, {})
-        if not isinstance(value, Mapping):
-            self.add(name, f"must be a table ([{name}]), got {_describe(value)}")
-            return {}
-        self.known(value, name, allowed)
-        return value
-
-    def tables(
-        self, data: Mapping[str, object], name: str
-    ) -> list[tuple[int, str, Mapping[str, object]]]:
-        value = data.get(name, [])
-        if isinstance(value, Mapping):
-            self.add(name, f"must be an array of tables: write [[{name}]], not [{name}]")
-            return []
-        if not isinstance(value, list | tuple):
-            self.add(name, f"must be an array of tables ([[{name}]]), got {_describe(value)}")
-            return []
-        found = []
-        for index, item in enumerate(value, start=1):
-            if isinstance(item, Mapping):
-                found.append((index, f"{name}[{index}]", item))
-            else:
-                self.add(f"{name}[{index}]", f"must be a table, got {_describe(item)}")
-        return found
-
-
-def _parse_lockers(
-    check: _Checker, key: str, value: object, limit: int, holder: str
-) -> tuple[str, ...] | None:
-    """Expand a `lockers` value; None when it is unusable (reported), else the names in order."""
-    names: list[str] = []
-    if value is None:
-        check.add(key, "is required")
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if match := _RANGE.fullmatch(text):
-            first, last = match.group(1), match.group(2)
-            start, end = int(first), int(last)
-            if start > end:
-                check.add(key, f"range {value!r} runs backwards; write the smaller number first")
-                return None
-            if end - start + 1 > limit:
-                check.add(
-                    key,
-                    f"range {value!r} has {end - start + 1} lockers, "
-                    f"more than the {limit} {holder}",
-                )
-                return None
-            # "01-12" keeps its width ("01".."12"); "1-12" gives plain numbers.
-            width = len(first) if len(first) > 1 and first.startswith("0") else 0
-            names = [str(number).zfill(width) for number in range(start, end + 1)]
-        elif _NUMBER.fullmatch(text):
-            names = [text]
-        elif text:
-            check.add(
-                key,
-                f'must be a range like "1-24", a number, or an array of locker '
-                f"names, got {value!r}",
-            )
-            return None
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value, start=1):
-            if isinstance(item, bool) or not isinstance(item, str | int):
-                check.add(
-                    f"{key}[{index}]", f"must be a string or an integer, got {_describe(item)}"
-                )
-                return None
-            names.append(str(item))
-    else:
-        check.add(key, f'must be a range string like "1-24" or an array, got {_describe(value)}')
-        return None
-    if not names:
-        check.add(key, "must not be empty")
-        return None
-    if len(names) > limit:
-        check.add(key, f"has {len(names)} lockers, more than the {limit} {holder}")
-    for name in names:
-        if not 1 <= len(name) <= MAX_LOCKER_NAME or any(
-            char.isspace() or not char.isprintable() for char in name
-        ):
-            check.add(
-                key,
-                f"locker name {name!r} must be 1 to {MAX_LOCKER_NAME} characters "
-                "without spaces or control characters",
-            )
-    repeated = [name for name, count in Counter(names).items() if count > 1]
-    if repeated:
-        check.add(key, f"{_subject(repeated)} listed more than once")
-    return tuple(names)
-
-
-def _check_template(check: _Checker, key: str, template: str) -> bool:
-    """Report a key_barcode that is not a plain template around "{locker}"; True if usable."""
-    try:
-        fields = [
-            (name, spec, conv)
-            for _, name, spec, conv in string.Formatter().parse(template)
-            if name is not None
-        ]
-    except ValueError as err:
-        check.add(key, f"is not a valid template ({err}); use {{locker}} where the number goes")
-        return False
-    others = sorted(
-        {
-            "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
-            for name, spec, conv in fields
-            if (name, spec, conv) != ("locker", "", None)
-        }
-    )
-    if others:
-        check.add(key, f"may contain only the {{locker}} placeholder, found {', '.join(others)}")
-        return False
-    if not fields:
-        check.add(key, f"must contain {{locker}}, got {template!r}")
-        return False
-    return True
-
-
-def _cabinets(check: _Checker, data: Mapping[str, object]) -> tuple[list[CabinetSettings], bool]:
+def _cabinets(check: Checker, data: Mapping[str, object]) -> tuple[list[CabinetSettings], bool]:
     """Read every [[cabinet]]; the flag says whether all their locker lists were usable."""
     entries = check.tables(data, "cabinet")
     if not entries and check.ok("cabinet") and not any(k.startswith("cabinet[") for k in check.bad):
@@ -412,7 +180,7 @@ def _cabinets(check: _Checker, data: Mapping[str, object]) -> tuple[list[Cabinet
             check.add(f"{key}.name", f"{name!r} is already the name of {names[name]}")
         names.setdefault(name, key)
         port = check.text(table, key, "port", None, nonempty=True)
-        lockers = _parse_lockers(
+        lockers = parse_lockers(
             check,
             f"{key}.lockers",
             table.get("lockers"),
@@ -421,7 +189,7 @@ def _cabinets(check: _Checker, data: Mapping[str, object]) -> tuple[list[Cabinet
         )
         complete = complete and lockers is not None
         template = check.text(table, key, "key_barcode", "KEY-{locker}")
-        usable = check.ok(f"{key}.key_barcode") and _check_template(
+        usable = check.ok(f"{key}.key_barcode") and check_template(
             check, f"{key}.key_barcode", template
         )
         kind = CabinetKind(check.choice(table, key, "kind", "per_slot", _CABINET_KINDS))
@@ -446,7 +214,7 @@ def _cabinets(check: _Checker, data: Mapping[str, object]) -> tuple[list[Cabinet
             else:
                 owner[locker] = key
         for other, shared in clashes.items():
-            check.add(f"{key}.lockers", f"{_subject(shared)} in {other} and {key}")
+            check.add(f"{key}.lockers", f"{subject(shared)} in {other} and {key}")
         collisions = []
         for locker in cabinet.lockers if usable else ():
             code = cabinet.key_code(locker)
@@ -465,10 +233,10 @@ def _cabinets(check: _Checker, data: Mapping[str, object]) -> tuple[list[Cabinet
     return cabinets, complete
 
 
-def _allow(check: _Checker, key: str, value: object) -> Mapping[str, frozenset[str]]:
+def _allow(check: Checker, key: str, value: object) -> Mapping[str, frozenset[str]]:
     """Read a zone's `allow` table into attribute -> stripped, casefolded accepted values."""
     if not isinstance(value, Mapping):
-        check.add(key, f'must be a table like {{ gender = ["M"] }}, got {_describe(value)}')
+        check.add(key, f'must be a table like {{ gender = ["M"] }}, got {describe(value)}')
         return MappingProxyType({})
     allow: dict[str, frozenset[str]] = {}
     for attribute, raw in value.items():
@@ -478,14 +246,14 @@ def _allow(check: _Checker, key: str, value: object) -> Mapping[str, frozenset[s
         attr_key = f"{key}.{attribute}"
         items = [raw] if isinstance(raw, str) else raw
         if not isinstance(items, list | tuple):
-            check.add(attr_key, f"must be a string or an array of strings, got {_describe(raw)}")
+            check.add(attr_key, f"must be a string or an array of strings, got {describe(raw)}")
             continue
         if not items:
             check.add(attr_key, "must list at least one value (an empty list admits nobody)")
         accepted: set[str] = set()
         for index, item in enumerate(items, start=1):
             if not isinstance(item, str):
-                check.add(f"{attr_key}[{index}]", f"must be a string, got {_describe(item)}")
+                check.add(f"{attr_key}[{index}]", f"must be a string, got {describe(item)}")
             elif not item.strip():
                 check.add(f"{attr_key}[{index}]", "must not be empty")
             else:
@@ -495,7 +263,7 @@ def _allow(check: _Checker, key: str, value: object) -> Mapping[str, frozenset[s
 
 
 def _zones(
-    check: _Checker, data: Mapping[str, object], cabinets: Sequence[CabinetSettings], complete: bool
+    check: Checker, data: Mapping[str, object], cabinets: Sequence[CabinetSettings], complete: bool
 ) -> list[ZoneSettings]:
     """Read every [[zone]] and check it only names lockers of the cabinets, each once."""
     known = {locker for cabinet in cabinets for locker in cabinet.lockers}
@@ -510,7 +278,7 @@ def _zones(
             check.add(f"{key}.name", f"{name!r} is already the name of {names[name]}")
         names.setdefault(name, key)
         lockers = (
-            _parse_lockers(
+            parse_lockers(
                 check, f"{key}.lockers", table.get("lockers"), limit, "the cabinets can hold"
             )
             or ()
@@ -518,7 +286,7 @@ def _zones(
         # With a broken cabinet locker list, "unknown locker" would be noise, not news.
         unknown = [locker for locker in dict.fromkeys(lockers) if locker not in known]
         if unknown and complete:
-            check.add(f"{key}.lockers", f"{_subject(unknown)} not in any cabinet")
+            check.add(f"{key}.lockers", f"{subject(unknown)} not in any cabinet")
         clashes: dict[str, list[str]] = {}
         for locker in dict.fromkeys(lockers):
             if locker in owner:
@@ -526,13 +294,13 @@ def _zones(
             else:
                 owner[locker] = key
         for other, shared in clashes.items():
-            check.add(f"{key}.lockers", f"{_subject(shared)} in {other} and {key}")
+            check.add(f"{key}.lockers", f"{subject(shared)} in {other} and {key}")
         allow = _allow(check, f"{key}.allow", table.get("allow", {}))
         zones.append(ZoneSettings(name=name, lockers=lockers, allow=allow))
     return zones
 
 
-def _timezone(check: _Checker, name: str) -> ZoneInfo | None:
+def _timezone(check: Checker, name: str) -> ZoneInfo | None:
     """Load a zone by IANA name, reporting a bad name instead of raising."""
     if not check.ok("timezone"):
         return None
@@ -545,7 +313,7 @@ def _timezone(check: _Checker, name: str) -> ZoneInfo | None:
 
 def settings_from_mapping(data: Mapping[str, object], source: Path | None = None) -> Settings:
     """Validate parsed TOML data; raise ConfigError listing every problem found."""
-    check = _Checker(str(source) if source is not None else "<settings>")
+    check = Checker(str(source) if source is not None else "<settings>")
     check.known(data, "", _TOP_KEYS)
     device_id = check.text(data, "", "device_id", "DEVICE_001", nonempty=True)
     if check.ok("device_id") and (len(device_id) > MAX_DEVICE_ID or not device_id.isprintable()):
@@ -628,89 +396,9 @@ def load_settings(path: Path | str) -> Settings:
     return settings_from_mapping(data, source=path)
 
 
-_EXAMPLE = """\
-# lockerkey configuration (TOML, saved as UTF-8). Edit it to match this site.
-# Every key below is shown with its default value unless the comment says otherwise.
-
-# Name of this kiosk in the rental log and the synced sheets (at most 64 characters).
-device_id = "DEVICE_001"
-# IANA time zone. Every "today", "expired" and the midnight reset of daily counts use it.
-timezone = "Asia/Seoul"
-# Directory of locker.db, logs/ and backup/. A relative path is relative to THIS file.
-data_dir = "."
-# Default language of the kiosk screen: "ko" or "en".
-language = "ko"
-
-# One [[cabinet]] table per key controller; a site may have several (copy the whole table).
-# A locker number may appear in only one cabinet. All cabinets must be of the same kind.
-[[cabinet]]
-# Serial device of the controller, or a pyserial URL such as "socket://192.168.0.50:4001".
-# (No default: required.)
-port = "/dev/ttyUSB0"
-# Locker numbers in slot order 1..N: a range "1-24" (or "01-24" to keep the zero), or a
-# list such as ["M01", "M02", "M03"]. At most 255 per cabinet. (No default: required.)
-lockers = "1-24"
-# What the barcode tag on each locker's key reads; {locker} is replaced by the number.
-key_barcode = "KEY-{locker}"
-# "per_slot": every slot has its own lock. "shared_door": one door in front of all slots.
-kind = "per_slot"
-# Name of the cabinet in logs and messages; default "cabinet1", "cabinet2", ... in file
-# order. Must be unique.
-name = "cabinet1"
-# Serial speed of the controller.
-baudrate = 115200
-
-# Zones are optional. Without any [[zone]], every member may rent every locker.
-# With zones, a locker in a zone is offered only to members whose attributes (columns of
-# the member master) match `allow`; comparison ignores case and surrounding spaces.
-# A locker may be in at most one zone, and must belong to a [[cabinet]] above.
-# Lockers in no zone, and zones without `allow`, are open to every member.
-# [[zone]]
-# name = "male"
-# lockers = "1-12"
-# allow = { gender = ["M", "male", "남", "남성"] }
-#
-# [[zone]]
-# name = "female"
-# lockers = "13-24"
-# allow = { gender = ["F", "female", "여", "여성"] }
-
-[scanner]
-# Member-card scanner: "serial" (USB-serial/CDC scanner), "evdev" (keyboard-emulating
-# scanner read directly), "stdin" (type card numbers in the terminal) or "none".
-# The default is "stdin".
-kind = "serial"
-# For kind = "serial": the scanner's serial device.
-port = "/dev/ttyACM0"
-# For kind = "serial": serial speed.
-baudrate = 9600
-# For kind = "evdev": input device path (/dev/input/by-id/...) or device name.
-# device = "/dev/input/by-id/usb-Scanner-event-kbd"
-
-[session]
-# Seconds allowed for each step (choose a locker, take the key, return the key), 1..300.
-timeout_s = 30
-# "choose": the member picks a locker on screen. "auto": the kiosk picks one.
-selection = "choose"
-
-[rules]
-# Rentals per member per local day; 0 means no limit.
-daily_limit = 0
-
-[sync]
-# Where the member master and rental log are synchronised: "gsheets", "csv" or "none".
-backend = "none"
-
-[web]
-# Staff web console. Keep 127.0.0.1 unless the network in front of it is trusted.
-host = "127.0.0.1"
-port = 8000
-"""
-
-
 def example_config() -> str:
     """Return the commented example configuration that `lockerkey init` writes."""
-    return _EXAMPLE
+    return (resources.files("lockerkey") / "data" / "lockerkey.example.toml").read_text("utf-8")
 
 
 def demo_settings(data_dir: Path) -> Settings:
