@@ -31,7 +31,6 @@ __all__ = [
 
 MAX_LOCKERS_PER_CABINET = 255  # the controller protocol carries the slot number in one byte
 MAX_DEVICE_ID = 64
-# Bounded digit counts keep int() fast and reject names longer than MAX_LOCKER_NAME early.
 
 
 class ConfigError(Exception):

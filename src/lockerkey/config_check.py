@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 MAX_LOCKER_NAME = 16
+# Bounded digit counts keep int() fast and reject names longer than MAX_LOCKER_NAME early.
 _RANGE = re.compile(r"([0-9]{1,16})\s*-\s*([0-9]{1,16})")
 _NUMBER = re.compile(r"[0-9]{1,16}")
 
