@@ -43,12 +43,17 @@ class Display(Protocol):
         """Show a notice in the context of the current view."""
 
 
+def _print_now(text: str) -> None:
+    # A screen must show a notice at once, also when stdout is a pipe or a journal.
+    print(text, flush=True)  # noqa: T201
+
+
 class TerminalDisplay:
     """Prints every notice in the kiosk's language, with the other language beside it."""
 
-    def __init__(self, language: str = "ko", out: Callable[[str], None] = print) -> None:
+    def __init__(self, language: str = "ko", out: Callable[[str], None] | None = None) -> None:
         self.language = language
-        self.out = out
+        self.out = out or _print_now
 
     def show(self, view: View, notice: Notice) -> None:
         """Print ``[phase] text / other-language text``."""
