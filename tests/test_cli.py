@@ -196,8 +196,9 @@ def test_init_import_status_check_end_to_end(tmp_path: Path) -> None:
     assert "4" in imported.stdout
     db = db_of(tmp_path)
     assert db.is_file()
-    assert query(db, "SELECT member_id, member_name, status, expiry_date FROM members"
-                 " ORDER BY member_id") == [
+    assert query(
+        db, "SELECT member_id, member_name, status, expiry_date FROM members ORDER BY member_id"
+    ) == [
         ("T1001", "Test Alpha", "active", "2099-12-31"),
         ("T1002", "Test Bravo", "active", "2099-12-31"),
         ("T1003", "Test Charlie", "suspended", "2099-12-31"),
@@ -254,14 +255,20 @@ def test_init_writes_a_valid_config_anywhere_and_data_dir_is_relative_to_it(
 def test_config_option_is_accepted_before_and_after_the_command(tmp_path: Path) -> None:
     write_config(tmp_path, CONFIG, name="elsewhere.toml")
     write_csv(tmp_path, MEMBERS)
-    assert lockerkey("-c", "elsewhere.toml", "members", "import", "members.csv",
-                     cwd=tmp_path).returncode == 0
-    assert lockerkey("members", "import", "-c", "elsewhere.toml", "members.csv",
-                     cwd=tmp_path).returncode == 0
-    before = json.loads(lockerkey("-c", "elsewhere.toml", "status", "--json",
-                                  cwd=tmp_path).stdout)
-    after = json.loads(lockerkey("status", "--json", "-c", "elsewhere.toml",
-                                 cwd=tmp_path).stdout)
+    assert (
+        lockerkey(
+            "-c", "elsewhere.toml", "members", "import", "members.csv", cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    assert (
+        lockerkey(
+            "members", "import", "-c", "elsewhere.toml", "members.csv", cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    before = json.loads(lockerkey("-c", "elsewhere.toml", "status", "--json", cwd=tmp_path).stdout)
+    after = json.loads(lockerkey("status", "--json", "-c", "elsewhere.toml", cwd=tmp_path).stdout)
     assert before == after
     assert before["device_id"] == "GYM-TEST-01"
     # Without -c the default ./lockerkey.toml is used, and it does not exist here.
@@ -274,16 +281,31 @@ def test_config_option_is_accepted_before_and_after_the_command(tmp_path: Path) 
 # --- a broken configuration -------------------------------------------------------------------
 
 BROKEN = [
-    pytest.param(CONFIG + "\n[session]\ntimeout_s = 0\n", "session.timeout_s",
-                 "between 1 and 300", id="out-of-range"),
-    pytest.param(CONFIG.replace("data_dir", "data_dri"), "data_dri", "unknown key",
-                 id="typo"),
-    pytest.param(CONFIG.replace('lockers = "1-4"\n', ""), "cabinet[1].lockers", "required",
-                 id="missing-lockers"),
-    pytest.param(CONFIG.replace('kind = "none"', 'kind = "laser"'), "scanner.kind",
-                 "must be one of", id="bad-choice"),
-    pytest.param('timezone = "Mars/Olympus_Mons"\n' + CONFIG, "timezone", "unknown time zone",
-                 id="bad-timezone"),
+    pytest.param(
+        CONFIG + "\n[session]\ntimeout_s = 0\n",
+        "session.timeout_s",
+        "between 1 and 300",
+        id="out-of-range",
+    ),
+    pytest.param(CONFIG.replace("data_dir", "data_dri"), "data_dri", "unknown key", id="typo"),
+    pytest.param(
+        CONFIG.replace('lockers = "1-4"\n', ""),
+        "cabinet[1].lockers",
+        "required",
+        id="missing-lockers",
+    ),
+    pytest.param(
+        CONFIG.replace('kind = "none"', 'kind = "laser"'),
+        "scanner.kind",
+        "must be one of",
+        id="bad-choice",
+    ),
+    pytest.param(
+        'timezone = "Mars/Olympus_Mons"\n' + CONFIG,
+        "timezone",
+        "unknown time zone",
+        id="bad-timezone",
+    ),
 ]
 
 
@@ -321,9 +343,7 @@ def test_config_that_is_not_toml_names_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8", "cp949"])
-def test_import_accepts_korean_headers_and_optional_columns(
-    tmp_path: Path, encoding: str
-) -> None:
+def test_import_accepts_korean_headers_and_optional_columns(tmp_path: Path, encoding: str) -> None:
     write_config(tmp_path)
     write_csv(
         tmp_path,
@@ -366,8 +386,9 @@ def test_import_skips_bad_rows_by_number_and_imports_the_rest(tmp_path: Path) ->
     assert re.search(r"row 4:.*2099-02-30", out)
     assert re.search(r"row 7:.*T3001.*row 2", out)
     assert re.search(r"row 8:.*sleeping", out)
-    assert query(db_of(tmp_path), "SELECT member_id, member_name FROM members"
-                 " ORDER BY member_id") == [
+    assert query(
+        db_of(tmp_path), "SELECT member_id, member_name FROM members ORDER BY member_id"
+    ) == [
         ("T3001", "Test Echo\nsecond line"),
         ("T3005", "Test Golf"),
     ]
@@ -377,13 +398,19 @@ UNUSABLE = [
     pytest.param(None, id="missing-file"),
     pytest.param(b"", id="empty"),
     pytest.param(b"barcode,name,status\nT9001,Test Kilo,active\n", id="required-header-missing"),
-    pytest.param(b"id,full name,state,until\nT9001,Test Kilo,active,2099-12-31\n",
-                 id="no-known-header"),
-    pytest.param(b'barcode,name,status,expiry_date\nT9001,"Test Kilo,active,2099-12-31\n'
-                 b"T9002,Test Lima,active,2099-12-31\n", id="unclosed-quote"),
+    pytest.param(
+        b"id,full name,state,until\nT9001,Test Kilo,active,2099-12-31\n", id="no-known-header"
+    ),
+    pytest.param(
+        b'barcode,name,status,expiry_date\nT9001,"Test Kilo,active,2099-12-31\n'
+        b"T9002,Test Lima,active,2099-12-31\n",
+        id="unclosed-quote",
+    ),
     pytest.param(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00", id="binary-xlsx"),
-    pytest.param("barcode,name,status,expiry_date\nT9001,Test Kilo,active,2099-12-31\n"
-                 .encode("utf-16"), id="utf-16"),
+    pytest.param(
+        "barcode,name,status,expiry_date\nT9001,Test Kilo,active,2099-12-31\n".encode("utf-16"),
+        id="utf-16",
+    ),
     pytest.param("directory", id="directory"),
 ]
 
@@ -421,8 +448,11 @@ def test_import_never_clobbers_rental_state_or_history(site: Path) -> None:
     add_rental(db, "T1002", "3", status="returned")
     execute(
         db,
-        ("UPDATE rentals SET return_verified = 1, return_sensor_time = ?, return_target_locker"
-         " = '3', return_actual_locker = '3' WHERE member_id = 'T1002'", (last,)),
+        (
+            "UPDATE rentals SET return_verified = 1, return_sensor_time = ?, return_target_locker"
+            " = '3', return_actual_locker = '3' WHERE member_id = 'T1002'",
+            (last,),
+        ),
     )
     rentals = query(db, "SELECT * FROM rentals ORDER BY rental_id")
     # A member list that changes T1001's master data and even carries columns named like
@@ -448,7 +478,10 @@ def test_import_never_clobbers_rental_state_or_history(site: Path) -> None:
     assert query(db, "SELECT * FROM rentals ORDER BY rental_id") == rentals
     # Members not in the new file are kept.
     assert {row[0] for row in query(db, "SELECT member_id FROM members")} == {
-        "T1001", "T1002", "T1003", "T1004",
+        "T1001",
+        "T1002",
+        "T1003",
+        "T1004",
     }
     check = lockerkey("check", cwd=site)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -607,9 +640,15 @@ def test_demo_tour(tmp_path: Path) -> None:
         assert text in out, text
     db = tmp_path / "demo" / "locker.db"
     assert ledger_problems(db) == []
-    assert query(db, "SELECT member_id, currently_renting FROM members WHERE member_id IN"
-                 " ('M0001', 'M0002', 'M0003', 'M0004') ORDER BY member_id") == [
-        ("M0001", "3"), ("M0002", None), ("M0003", None), ("M0004", None),
+    assert query(
+        db,
+        "SELECT member_id, currently_renting FROM members WHERE member_id IN"
+        " ('M0001', 'M0002', 'M0003', 'M0004') ORDER BY member_id",
+    ) == [
+        ("M0001", "3"),
+        ("M0002", None),
+        ("M0003", None),
+        ("M0004", None),
     ]
     assert query(db, "SELECT member_id, locker_number FROM rentals WHERE status = 'active'") == [
         ("M0001", "3"),
@@ -623,7 +662,12 @@ def test_demo_tour(tmp_path: Path) -> None:
 
 def test_demo_reads_typed_codes_and_commands(tmp_path: Path) -> None:
     result = lockerkey(
-        "demo", "--no-tour", "--data-dir", "demo", "--delay", "0.05",
+        "demo",
+        "--no-tour",
+        "--data-dir",
+        "demo",
+        "--delay",
+        "0.05",
         cwd=tmp_path,
         input="M0005\n/select 7\n/status\n/quit\nM0001\n",
     )

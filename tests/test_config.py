@@ -49,7 +49,7 @@ def one_problem(tmp_path: Path, text: str, key: str) -> str:
     assert len(problems) == 1, problems
     prefix = f"{tmp_path / 'lockerkey.toml'}: {key}: "
     assert problems[0].startswith(prefix), problems[0]
-    return problems[0][len(prefix):]
+    return problems[0][len(prefix) :]
 
 
 def lockers_of(value: object) -> tuple[str, ...]:
@@ -80,10 +80,19 @@ def test_example_config_loads_from_a_file(tmp_path: Path) -> None:
 
 def test_example_config_documents_every_key() -> None:
     data = tomllib.loads(example_config())
-    assert set(data) == {"device_id", "timezone", "data_dir", "language", "cabinet",
-                         "scanner", "session", "rules", "sync", "web"}
-    assert set(data["cabinet"][0]) == {"port", "lockers", "key_barcode", "kind", "name",
-                                       "baudrate"}
+    assert set(data) == {
+        "device_id",
+        "timezone",
+        "data_dir",
+        "language",
+        "cabinet",
+        "scanner",
+        "session",
+        "rules",
+        "sync",
+        "web",
+    }
+    assert set(data["cabinet"][0]) == {"port", "lockers", "key_barcode", "kind", "name", "baudrate"}
     assert set(data["session"]) == {"timeout_s", "selection"}
     assert "# device = " in example_config()
     assert "[[zone]]" in example_config()
@@ -103,11 +112,20 @@ def test_defaults_of_a_minimal_file(tmp_path: Path) -> None:
     assert settings.language == "ko"
     assert settings.data_dir == tmp_path
     (cabinet,) = settings.cabinets
-    assert cabinet == CabinetSettings(name="cabinet1", port="/dev/ttyUSB0",
-                                      lockers=("1", "2", "3"), key_barcode="KEY-{locker}",
-                                      kind=CabinetKind.PER_SLOT, baudrate=115200)
-    assert (settings.scanner.kind, settings.scanner.port, settings.scanner.baudrate,
-            settings.scanner.device) == ("stdin", "", 9600, "")
+    assert cabinet == CabinetSettings(
+        name="cabinet1",
+        port="/dev/ttyUSB0",
+        lockers=("1", "2", "3"),
+        key_barcode="KEY-{locker}",
+        kind=CabinetKind.PER_SLOT,
+        baudrate=115200,
+    )
+    assert (
+        settings.scanner.kind,
+        settings.scanner.port,
+        settings.scanner.baudrate,
+        settings.scanner.device,
+    ) == ("stdin", "", 9600, "")
     assert (settings.session.timeout_s, settings.session.selection) == (30, "choose")
     assert settings.rules.daily_limit == 0
     assert settings.sync.backend == "none"
@@ -116,18 +134,25 @@ def test_defaults_of_a_minimal_file(tmp_path: Path) -> None:
 
 
 def test_cabinet_names_default_by_position_and_lockers_keep_order() -> None:
-    settings = settings_from_mapping({"cabinet": [
-        {"port": "a", "lockers": "1-2"},
-        {"port": "b", "lockers": ["M02", "M01"], "name": "men", "key_barcode": "M{locker}"},
-        {"port": "c", "lockers": "9"},
-    ]})
+    settings = settings_from_mapping(
+        {
+            "cabinet": [
+                {"port": "a", "lockers": "1-2"},
+                {"port": "b", "lockers": ["M02", "M01"], "name": "men", "key_barcode": "M{locker}"},
+                {"port": "c", "lockers": "9"},
+            ]
+        }
+    )
     assert [c.name for c in settings.cabinets] == ["cabinet1", "men", "cabinet3"]
     assert settings.all_lockers() == ("1", "2", "M02", "M01", "9")
     assert settings.cabinets[1].key_code("M01") == "MM01"
 
 
 def test_values_are_read_not_defaulted(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, """
+    settings = load_settings(
+        write(
+            tmp_path,
+            """
         device_id = "GYM-2"
         timezone = "Europe/Berlin"
         language = "en"
@@ -149,7 +174,9 @@ def test_values_are_read_not_defaulted(tmp_path: Path) -> None:
         [web]
         host = "0.0.0.0"
         port = 65535
-    """))
+    """,
+        )
+    )
     assert settings.device_id == "GYM-2"
     assert settings.timezone.key == "Europe/Berlin"
     assert settings.language == "en"
@@ -163,20 +190,27 @@ def test_values_are_read_not_defaulted(tmp_path: Path) -> None:
 
 
 def test_allow_values_are_stripped_and_casefolded() -> None:
-    settings = settings_from_mapping({
-        "cabinet": [{"port": "p", "lockers": "1-4"}],
-        "zone": [{"name": "vip", "lockers": ["1", 2],
-                  "allow": {"grade": " VIP ", "gender": ["Male", "남"]}}],
-    })
+    settings = settings_from_mapping(
+        {
+            "cabinet": [{"port": "p", "lockers": "1-4"}],
+            "zone": [
+                {
+                    "name": "vip",
+                    "lockers": ["1", 2],
+                    "allow": {"grade": " VIP ", "gender": ["Male", "남"]},
+                }
+            ],
+        }
+    )
     (zone,) = settings.zones
     assert zone.lockers == ("1", "2")
-    assert dict(zone.allow) == {"grade": frozenset({"vip"}),
-                                "gender": frozenset({"male", "남"})}
+    assert dict(zone.allow) == {"grade": frozenset({"vip"}), "gender": frozenset({"male", "남"})}
 
 
 def test_zone_without_allow_admits_everyone() -> None:
-    settings = settings_from_mapping({"cabinet": [{"port": "p", "lockers": "1-4"}],
-                                      "zone": [{"name": "all", "lockers": "1-4"}]})
+    settings = settings_from_mapping(
+        {"cabinet": [{"port": "p", "lockers": "1-4"}], "zone": [{"name": "all", "lockers": "1-4"}]}
+    )
     assert dict(settings.zones[0].allow) == {}
 
 
@@ -232,8 +266,7 @@ def test_data_dir_without_a_file_is_relative_to_the_cwd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = settings_from_mapping({"data_dir": "d", "cabinet": [{"port": "p",
-                                                                      "lockers": "1"}]})
+    settings = settings_from_mapping({"data_dir": "d", "cabinet": [{"port": "p", "lockers": "1"}]})
     assert settings.data_dir == tmp_path / "d"
 
 
@@ -271,12 +304,14 @@ def test_any_range_expands_to_consecutive_numbers(start: int, extra: int) -> Non
 
 def test_255_lockers_fit_but_256_do_not(tmp_path: Path) -> None:
     assert len(lockers_of("1-255")) == 255
-    message = one_problem(tmp_path, '[[cabinet]]\nport = "p"\nlockers = "1-256"\n',
-                          "cabinet[1].lockers")
+    message = one_problem(
+        tmp_path, '[[cabinet]]\nport = "p"\nlockers = "1-256"\n', "cabinet[1].lockers"
+    )
     assert "255" in message
     names = ", ".join(f'"L{n}"' for n in range(256))
-    message = one_problem(tmp_path, f'[[cabinet]]\nport = "p"\nlockers = [{names}]\n',
-                          "cabinet[1].lockers")
+    message = one_problem(
+        tmp_path, f'[[cabinet]]\nport = "p"\nlockers = [{names}]\n', "cabinet[1].lockers"
+    )
     assert "256" in message
 
 
@@ -334,8 +369,11 @@ def test_locker_list_items_must_be_strings_or_integers(tmp_path: Path) -> None:
         (MINIMAL + 'key_barcode = "K{locker:03}"\n', "cabinet[1].key_barcode", "{locker:03}"),
         (MINIMAL + 'key_barcode = "K{locker!r}"\n', "cabinet[1].key_barcode", "{locker!r}"),
         (MINIMAL + 'key_barcode = "K{locker"\n', "cabinet[1].key_barcode", "not a valid"),
-        (MINIMAL + "[session]\ntimeout_s = 0\n", "session.timeout_s",
-         "must be between 1 and 300, got 0"),
+        (
+            MINIMAL + "[session]\ntimeout_s = 0\n",
+            "session.timeout_s",
+            "must be between 1 and 300, got 0",
+        ),
         (MINIMAL + "[session]\ntimeout_s = 301\n", "session.timeout_s", "got 301"),
         (MINIMAL + "[session]\ntimeout_s = 30.0\n", "session.timeout_s", "a float"),
         (MINIMAL + '[session]\nselection = "random"\n', "session.selection", "'random'"),
@@ -353,8 +391,9 @@ def test_locker_list_items_must_be_strings_or_integers(tmp_path: Path) -> None:
         (MINIMAL + '[zone]\nname = "z"\nlockers = "1"\n', "zone", "[[zone]]"),
     ],
 )
-def test_each_problem_names_file_and_key(tmp_path: Path, text: str, key: str,
-                                         fragment: str) -> None:
+def test_each_problem_names_file_and_key(
+    tmp_path: Path, text: str, key: str, fragment: str
+) -> None:
     assert fragment in one_problem(tmp_path, text, key)
 
 
@@ -385,8 +424,11 @@ def test_booleans_are_not_integers_in_a_cabinet(tmp_path: Path) -> None:
         (MINIMAL + 'locker = "1"\n', "cabinet[1].locker", "did you mean 'lockers'?"),
         (MINIMAL + "[rules]\nxyz = 1\n", "rules.xyz", ""),
         (MINIMAL + "[extra]\nx = 1\n", "extra", ""),
-        (MINIMAL + '[[zone]]\nname = "z"\nlockers = "1"\nalow = {}\n', "zone[1].alow",
-         "did you mean 'allow'?"),
+        (
+            MINIMAL + '[[zone]]\nname = "z"\nlockers = "1"\nalow = {}\n',
+            "zone[1].alow",
+            "did you mean 'allow'?",
+        ),
     ],
 )
 def test_unknown_keys(tmp_path: Path, text: str, key: str, hint: str) -> None:
@@ -413,27 +455,35 @@ def test_many_shared_lockers_are_one_problem(tmp_path: Path) -> None:
 
 
 def test_duplicate_cabinet_names(tmp_path: Path) -> None:
-    text = ('[[cabinet]]\nport = "a"\nlockers = "1"\nname = "x"\n'
-            '[[cabinet]]\nport = "b"\nlockers = "2"\nname = "x"\n')
+    text = (
+        '[[cabinet]]\nport = "a"\nlockers = "1"\nname = "x"\n'
+        '[[cabinet]]\nport = "b"\nlockers = "2"\nname = "x"\n'
+    )
     assert "cabinet[1]" in one_problem(tmp_path, text, "cabinet[2].name")
 
 
 def test_default_cabinet_name_clashes_with_explicit_one(tmp_path: Path) -> None:
-    text = ('[[cabinet]]\nport = "a"\nlockers = "1"\nname = "cabinet2"\n'
-            '[[cabinet]]\nport = "b"\nlockers = "2"\n')
+    text = (
+        '[[cabinet]]\nport = "a"\nlockers = "1"\nname = "cabinet2"\n'
+        '[[cabinet]]\nport = "b"\nlockers = "2"\n'
+    )
     assert "'cabinet2'" in one_problem(tmp_path, text, "cabinet[2].name")
 
 
 def test_mixed_cabinet_kinds(tmp_path: Path) -> None:
-    text = ('[[cabinet]]\nport = "a"\nlockers = "1"\n'
-            '[[cabinet]]\nport = "b"\nlockers = "2"\nkind = "shared_door"\n')
+    text = (
+        '[[cabinet]]\nport = "a"\nlockers = "1"\n'
+        '[[cabinet]]\nport = "b"\nlockers = "2"\nkind = "shared_door"\n'
+    )
     message = one_problem(tmp_path, text, "cabinet[2].kind")
     assert message == "mixing per_slot and shared_door cabinets is not supported"
 
 
 def test_colliding_key_codes(tmp_path: Path) -> None:
-    text = ('[[cabinet]]\nport = "a"\nlockers = "10-12"\nkey_barcode = "K{locker}"\n'
-            '[[cabinet]]\nport = "b"\nlockers = "0-2"\nkey_barcode = "K1{locker}"\n')
+    text = (
+        '[[cabinet]]\nport = "a"\nlockers = "10-12"\nkey_barcode = "K{locker}"\n'
+        '[[cabinet]]\nport = "b"\nlockers = "0-2"\nkey_barcode = "K1{locker}"\n'
+    )
     message = one_problem(tmp_path, text, "cabinet[2].key_barcode")
     assert "'K10'" in message
     assert "'10'" in message
@@ -447,26 +497,53 @@ ZONED = '[[cabinet]]\nport = "a"\nlockers = "1-10"\n'
 @pytest.mark.parametrize(
     ("zones", "key", "fragment"),
     [
-        ('[[zone]]\nname = "a"\nlockers = "1-5"\n[[zone]]\nname = "b"\nlockers = "5-6"\n',
-         "zone[2].lockers", "locker '5' is in zone[1] and zone[2]"),
-        ('[[zone]]\nname = "a"\nlockers = "9-12"\n', "zone[1].lockers",
-         "lockers '11', '12' are not in any cabinet"),
-        ('[[zone]]\nname = "a"\nlockers = "1"\n[[zone]]\nname = "a"\nlockers = "2"\n',
-         "zone[2].name", "zone[1]"),
+        (
+            '[[zone]]\nname = "a"\nlockers = "1-5"\n[[zone]]\nname = "b"\nlockers = "5-6"\n',
+            "zone[2].lockers",
+            "locker '5' is in zone[1] and zone[2]",
+        ),
+        (
+            '[[zone]]\nname = "a"\nlockers = "9-12"\n',
+            "zone[1].lockers",
+            "lockers '11', '12' are not in any cabinet",
+        ),
+        (
+            '[[zone]]\nname = "a"\nlockers = "1"\n[[zone]]\nname = "a"\nlockers = "2"\n',
+            "zone[2].name",
+            "zone[1]",
+        ),
         ('[[zone]]\nlockers = "1"\n', "zone[1].name", "is required"),
         ('[[zone]]\nname = "a"\n', "zone[1].lockers", "is required"),
-        ('[[zone]]\nname = "a"\nlockers = "1"\nallow = ["M"]\n', "zone[1].allow",
-         "must be a table"),
-        ('[[zone]]\nname = "a"\nlockers = "1"\nallow = { gender = 1 }\n',
-         "zone[1].allow.gender", "got an integer"),
-        ('[[zone]]\nname = "a"\nlockers = "1"\nallow = { gender = [] }\n',
-         "zone[1].allow.gender", "at least one value"),
-        ('[[zone]]\nname = "a"\nlockers = "1"\nallow = { gender = ["M", 2] }\n',
-         "zone[1].allow.gender[2]", "must be a string"),
-        ('[[zone]]\nname = "a"\nlockers = "1"\nallow = { gender = ["M", " "] }\n',
-         "zone[1].allow.gender[2]", "must not be empty"),
-        ('[[zone]]\nname = "a"\nlockers = "1"\nallow = { "" = ["M"] }\n',
-         "zone[1].allow", "attribute names must not be empty"),
+        (
+            '[[zone]]\nname = "a"\nlockers = "1"\nallow = ["M"]\n',
+            "zone[1].allow",
+            "must be a table",
+        ),
+        (
+            '[[zone]]\nname = "a"\nlockers = "1"\nallow = { gender = 1 }\n',
+            "zone[1].allow.gender",
+            "got an integer",
+        ),
+        (
+            '[[zone]]\nname = "a"\nlockers = "1"\nallow = { gender = [] }\n',
+            "zone[1].allow.gender",
+            "at least one value",
+        ),
+        (
+            '[[zone]]\nname = "a"\nlockers = "1"\nallow = { gender = ["M", 2] }\n',
+            "zone[1].allow.gender[2]",
+            "must be a string",
+        ),
+        (
+            '[[zone]]\nname = "a"\nlockers = "1"\nallow = { gender = ["M", " "] }\n',
+            "zone[1].allow.gender[2]",
+            "must not be empty",
+        ),
+        (
+            '[[zone]]\nname = "a"\nlockers = "1"\nallow = { "" = ["M"] }\n',
+            "zone[1].allow",
+            "attribute names must not be empty",
+        ),
         ('[[zone]]\nname = "a"\nlockers = "1-999999999"\n', "zone[1].lockers", "more than"),
     ],
 )
@@ -482,7 +559,9 @@ def test_broken_cabinet_lockers_do_not_make_zones_report_unknown_lockers(tmp_pat
 
 
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         timezone = "Nowhere/Special"
         colour = "red"
         [[cabinet]]
@@ -499,13 +578,23 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
         timeout_s = 0
         [web]
         port = true
-    """)
+    """,
+    )
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
     keys = [problem.split(": ")[1] for problem in caught.value.problems]
-    assert sorted(keys) == sorted(["colour", "timezone", "cabinet[1].port", "cabinet[2].lockers",
-                                   "cabinet[2].key_barcode", "zone[1].lockers",
-                                   "session.timeout_s", "web.port"])
+    assert sorted(keys) == sorted(
+        [
+            "colour",
+            "timezone",
+            "cabinet[1].port",
+            "cabinet[2].lockers",
+            "cabinet[2].key_barcode",
+            "zone[1].lockers",
+            "session.timeout_s",
+            "web.port",
+        ]
+    )
     message = str(caught.value)
     assert message.startswith("8 problems in the configuration:")
     assert all(problem in message for problem in caught.value.problems)
@@ -514,8 +603,9 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
 def test_settings_not_from_a_file_are_labelled() -> None:
     with pytest.raises(ConfigError) as caught:
         settings_from_mapping({})
-    assert caught.value.problems == ["<settings>: cabinet: at least one [[cabinet]] table is "
-                                     "required"]
+    assert caught.value.problems == [
+        "<settings>: cabinet: at least one [[cabinet]] table is required"
+    ]
     assert str(caught.value) == caught.value.problems[0]
 
 

@@ -481,3 +481,20 @@ def test_transition_table_rejects_illegal_moves() -> None:
 def test_select_outside_choosing_is_ignored(rig: Rig) -> None:
     step = rig.do(Select("1"))
     assert step.commands == [] and rig.engine.phase is Phase.IDLE
+
+
+@pytest.mark.parametrize(
+    "code", ["", "x" * 65, "M1\x1b[A", "M1\tM2", "\udcff\udcfe", "회원카드", "KEY-1\n"]
+)
+def test_unacceptable_codes_are_rejected_whole(rig: Rig, code: str) -> None:
+    step = rig.do(Scan(code, member("M1")))
+    assert msgs(step) == [Msg.INVALID_CODE]
+    assert step.commands == [] and rig.engine.session is None
+    (audit,) = [w for w in step.writes if isinstance(w, ops.Audit) and w.kind == "scan_rejected"]
+    assert str(audit.details["code"]).isascii()
+
+
+def test_a_bad_code_during_a_session_changes_nothing(rig: Rig) -> None:
+    rig.do(Scan("M1", member("M1")))
+    step = rig.do(Scan("\x00"))
+    assert step.notices == [] and rig.engine.phase is Phase.CHOOSE_LOCKER

@@ -149,7 +149,7 @@ class Kiosk:
     async def handle(self, event: Event) -> Step:
         """Run one event through the engine and carry out its Step."""
         now = self.clock.now()
-        if isinstance(event, Scan) and event.member is None:
+        if isinstance(event, Scan) and event.member is None and rules.valid_code(event.code):
             event = Scan(event.code, self.ledger.get_member(event.code))
         step = self.engine.handle(event, now)
         await self.carry_out(step)

@@ -52,6 +52,13 @@ class Demo:
         self.settings = settings
         self.ledger = open_ledger(settings)
         self.links = build_cabinets(settings, delay=delay)
+        # The pretend cabinet starts as the ledger last saw it, so a kept data dir stays true.
+        states = self.ledger.load_lockers()
+        for link, cab in zip(self.links, settings.cabinets, strict=True):
+            if isinstance(link, ScriptedCabinet):
+                for slot, number in enumerate(cab.lockers, start=1):
+                    state = states.get(number)
+                    link.keys[slot] = state is None or state.key is not False
         self.kiosk = Kiosk(
             settings, self.ledger, self.links, TerminalDisplay(settings.language, out)
         )
@@ -124,13 +131,15 @@ class Demo:
         runner = asyncio.create_task(self.kiosk.run(stop))
         try:
             await self.settle()
-            if tour:
+            if tour and reports.unsynced_rentals(self.ledger, limit=1):
+                self.out("(the tour is skipped: this data dir already has rentals)")
+            elif tour:
                 self.out("--- tour ---")
                 await self.tour()
             if interactive:
                 self.out(HELP)
                 async for line in lines():
-                    if not await self.act(line):
+                    if not await self.act(line.strip()):
                         break
                     await self.settle()
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from lockerkey.core import keys, ops, recovery, rules
 from lockerkey.core.events import (
@@ -65,7 +65,7 @@ class Engine:
         self.online: set[int] = set()
         self.notice: Notice | None = Notice(Msg.OUT_OF_SERVICE)
         self._step = Step()
-        self._now = Now(datetime.fromtimestamp(0).astimezone(), 0.0)
+        self._now = Now(datetime(1970, 1, 1, tzinfo=UTC), 0.0)
         self._dirty: set[str] = set()
 
     # ---- public API --------------------------------------------------------------------------
@@ -205,6 +205,12 @@ class Engine:
     # ---- scans -------------------------------------------------------------------------------
 
     def _on_scan(self, scan: Scan) -> None:
+        if not rules.valid_code(scan.code):
+            # ascii() keeps control characters and undecodable bytes visible but harmless.
+            self._audit("scan_rejected", code=ascii(scan.code)[:200], length=len(scan.code))
+            if self.session is None:
+                self._say(Msg.INVALID_CODE, "error")
+            return
         member = scan.member
         member_id = member.member_id if member else None
         key_of = self.layout.by_key_code.get(scan.code)

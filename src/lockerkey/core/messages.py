@@ -13,6 +13,7 @@ class Msg(StrEnum):
     """Stable message keys (also stored in the audit log)."""
 
     IDLE = "idle"
+    INVALID_CODE = "invalid_code"
     UNKNOWN_CARD = "unknown_card"
     SUSPENDED = "suspended"
     EXPIRED = "expired"
@@ -41,6 +42,10 @@ class Msg(StrEnum):
 
 CATALOGUE: Mapping[Msg, tuple[str, str]] = {
     Msg.IDLE: ("회원카드 또는 락카키를 스캔해 주세요", "Scan your membership card or locker key"),
+    Msg.INVALID_CODE: (
+        "읽을 수 없는 코드입니다. 다시 스캔해 주세요",
+        "That code could not be read. Please scan again",
+    ),
     Msg.UNKNOWN_CARD: ("등록되지 않은 카드입니다", "This card is not registered"),
     Msg.SUSPENDED: (
         "이용이 정지된 회원입니다. 데스크에 문의해 주세요",

@@ -12,6 +12,18 @@ from lockerkey.core.model import Member, MemberStatus
 Refusal = tuple[Msg, dict[str, str]]
 
 
+MAX_CODE = 64
+
+
+def valid_code(code: str) -> bool:
+    """Whether a scanned code may be acted on: 1-64 printable ASCII characters.
+
+    Anything else (control characters above all: keyboard-type readers can be made to type
+    keystrokes) is rejected whole.
+    """
+    return 1 <= len(code) <= MAX_CODE and all(" " <= ch <= "~" for ch in code)
+
+
 def local_date(at: datetime, tz: tzinfo | None) -> date:
     """The calendar date of an aware instant in the site's time zone."""
     return at.astimezone(tz or UTC).date()

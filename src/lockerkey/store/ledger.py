@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from lockerkey.core import ops
 from lockerkey.core.layout import Layout
@@ -40,6 +42,24 @@ class LedgerError(Exception):
     """The ledger cannot be opened or used (corrupt, locked, newer schema, disk full)."""
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def guarded(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn SQLite's exceptions into LedgerError at the store's edge, naming the file."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except sqlite3.Error as err:
+            where = args[0].path if args and isinstance(args[0], Ledger) else "ledger"
+            raise LedgerError(f"{where}: {err}") from err
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """What an import changed."""
@@ -51,9 +71,10 @@ class ImportResult:
 class Ledger:
     """All reads and writes of locker.db; one connection, explicit transactions."""
 
-    def __init__(self, conn: sqlite3.Connection, device_id: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, device_id: str, path: Path | None = None) -> None:
         self.conn = conn
         self.device_id = device_id
+        self.path = path or Path(":memory:")
 
     @classmethod
     def open(cls, path: Path, device_id: str = "DEVICE_001") -> Ledger:
@@ -64,7 +85,7 @@ class Ledger:
         except (OSError, sqlite3.Error) as err:
             raise LedgerError(f"{path}: cannot open the ledger: {err}") from err
         conn.row_factory = sqlite3.Row
-        ledger = cls(conn, device_id)
+        ledger = cls(conn, device_id, path)
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -80,6 +101,7 @@ class Ledger:
             raise LedgerError(f"{path}: unusable ledger: {err}") from err
         return ledger
 
+    @guarded
     def close(self) -> None:
         """Checkpoint and close."""
         try:
@@ -98,10 +120,12 @@ class Ledger:
             raise
         self.conn.execute("COMMIT")
 
+    @guarded
     def schema_version(self) -> int:
         """The ledger's ``PRAGMA user_version``."""
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
+    @guarded
     def migrate(self) -> None:
         """Bring the schema to SCHEMA_VERSION; refuse a ledger from a newer lockerkey."""
         version = self.schema_version()
@@ -129,10 +153,12 @@ class Ledger:
         except sqlite3.Error as err:
             raise LedgerError(f"ledger write failed, nothing of it was kept: {err}") from err
 
+    @guarded
     def audit(self, kind: str, at: datetime, **details: object) -> None:
         """Record an event that did not come from the engine (adapter errors, imports)."""
         self.apply([ops.Audit(kind, at, details=details)])
 
+    @guarded
     def reset_daily_counts(self, day_start: datetime) -> int:
         """Zero the counts of members whose last rental was before local midnight."""
         with self.transaction() as c:
@@ -146,6 +172,7 @@ class Ledger:
 
     # ---- members ---------------------------------------------------------------------------
 
+    @guarded
     def get_member(self, member_id: str) -> Member | None:
         """The member with this barcode, or None."""
         row = self.conn.execute(
@@ -153,6 +180,7 @@ class Ledger:
         ).fetchone()
         return None if row is None else _member(row)
 
+    @guarded
     def upsert_members(self, rows: Sequence[MemberRow], at: datetime) -> ImportResult:
         """Insert or update members in one transaction; rental state and history are untouched."""
         inserted = 0
@@ -204,6 +232,7 @@ class Ledger:
 
     # ---- what the engine starts from ------------------------------------------------------
 
+    @guarded
     def sync_layout(self, layout: Layout) -> None:
         """Make locker_status hold one row per configured locker (state rows are kept)."""
         with self.transaction() as c:
@@ -223,6 +252,7 @@ class Ledger:
                     ),
                 )
 
+    @guarded
     def load_lockers(self) -> dict[str, LockerState]:
         """Each configured locker's last known state, holder and last rental time."""
         states: dict[str, LockerState] = {}
@@ -249,6 +279,7 @@ class Ledger:
                 states[row["locker_number"]].last_rented = parse_ts(row["t"])
         return states
 
+    @guarded
     def load_unresolved(self, layout: Layout) -> list[Pending]:
         """Sessions a restart or link loss cut short, for the engine to resolve."""
         every = set(range(len(layout.cabinets)))

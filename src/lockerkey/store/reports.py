@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lockerkey.store.ledger import Ledger, held_sql
+from lockerkey.store.ledger import Ledger, guarded, held_sql
 
 
+@guarded
 def locker_table(ledger: Ledger) -> list[dict[str, Any]]:
     """One dict per configured locker, in cabinet and slot order."""
     # Queries below splice in only the constant fragment from held_sql(), never data.
@@ -48,11 +50,14 @@ def locker_table(ledger: Ledger) -> list[dict[str, Any]]:
 
 def integrity_problems(ledger: Ledger) -> list[str]:
     """SQLite's own integrity and foreign-key checks, as readable lines."""
-    problems = [
-        f"integrity_check: {row[0]}"
-        for row in ledger.conn.execute("PRAGMA integrity_check")
-        if row[0] != "ok"
-    ]
+    try:
+        problems = [
+            f"integrity_check: {row[0]}"
+            for row in ledger.conn.execute("PRAGMA integrity_check")
+            if row[0] != "ok"
+        ]
+    except sqlite3.DatabaseError as err:  # a badly damaged file makes the check itself fail
+        return [f"integrity_check: {err}"]
     problems += [
         f"foreign key: {row[0]} row {row[1]} refers to a missing {row[2]}"
         for row in ledger.conn.execute("PRAGMA foreign_key_check")
@@ -60,6 +65,7 @@ def integrity_problems(ledger: Ledger) -> list[str]:
     return problems
 
 
+@guarded
 def invariant_problems(ledger: Ledger) -> list[str]:
     """Every broken ledger invariant (see docs/data-model.md), as readable lines."""
     q = ledger.conn.execute
@@ -111,6 +117,7 @@ class RentalRecord:
     row: dict[str, Any]
 
 
+@guarded
 def unsynced_rentals(ledger: Ledger, limit: int = 1000) -> list[RentalRecord]:
     """Rentals not yet exported (new or changed since their last export), oldest first."""
     rows = ledger.conn.execute(
@@ -121,6 +128,7 @@ def unsynced_rentals(ledger: Ledger, limit: int = 1000) -> list[RentalRecord]:
     return [RentalRecord(row["rental_id"], row["revision"], dict(row)) for row in rows]
 
 
+@guarded
 def mark_synced(ledger: Ledger, records: Iterable[RentalRecord]) -> int:
     """Mark exported rows synced, but only where nobody changed them since they were read."""
     pairs: Sequence[tuple[int, int]] = [(r.rental_id, r.revision) for r in records]
