@@ -71,12 +71,13 @@ class Rig:
         lockers: dict[str, LockerState] | None = None,
         unresolved: Iterable[Pending] = (),
         start: datetime = T0,
+        tx_prefix: str = "tx",
     ) -> None:
         self.layout = layout or per_slot_layout()
         self.policy = policy or Policy(timeout_s=30, tz=SEOUL)
         counter = itertools.count(1)
         self.engine = Engine(
-            self.layout, self.policy, lambda: f"tx{next(counter)}", lockers, unresolved
+            self.layout, self.policy, lambda: f"{tx_prefix}{next(counter)}", lockers, unresolved
         )
         self.start = start
         self.t = 100.0

@@ -635,7 +635,7 @@ def test_demo_tour(tmp_path: Path) -> None:
         "다른 회원이 이용 중입니다",
         "3번 락카 대여 완료",
         "반납 완료",
-        "3번 칸",
+        "20번 락카는 대여 중이 아닙니다",
     ):
         assert text in out, text
     db = tmp_path / "demo" / "locker.db"

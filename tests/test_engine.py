@@ -403,7 +403,13 @@ def test_startup_recovery_resolves_pending_sessions_from_status() -> None:
     ]
     r = Rig(lockers=lockers, unresolved=pending)
     start = r.engine.start(r.now())
-    assert [w.tx_id for w in writes_of(start, ops.EndSession)] == ["chose"]
+    ended = {w.tx_id: w.status for w in writes_of(start, ops.EndSession)}
+    assert ended == {
+        "chose": "cancelled",
+        "taken": "interrupted",
+        "kept": "interrupted",
+        "back": "interrupted",
+    }
     step = r.do(Snapshot(0, "-0111111"[:8], "-------", "-111111"))
     confirm = writes_of(step, ops.ConfirmRental)
     assert [(c.tx_id, c.locker, c.status) for c in confirm] == [("taken", "1", RentalStatus.ACTIVE)]
@@ -498,3 +504,20 @@ def test_a_bad_code_during_a_session_changes_nothing(rig: Rig) -> None:
     rig.do(Scan("M1", member("M1")))
     step = rig.do(Scan("\x00"))
     assert step.notices == [] and rig.engine.phase is Phase.CHOOSE_LOCKER
+
+
+def test_a_slot_first_reported_empty_is_a_missing_key() -> None:
+    r = Rig(per_slot_layout(3))
+    step = r.online(missing=[2])
+    assert Msg.KEY_MISSING in msgs(step)
+    assert r.engine.lockers["2"].reason == ErrorCode.KEY_MISSING
+
+
+def test_restart_marks_cut_short_sessions_interrupted() -> None:
+    pending = [Pending("old", "rental", "M1", "2", {0}, T0)]
+    r = Rig(unresolved=pending)
+    step = r.begin()
+    assert [(w.tx_id, w.status) for w in writes_of(step, ops.EndSession)] == [
+        ("old", "interrupted")
+    ]
+    assert r.engine.unresolved == pending  # still waiting for the controller's status

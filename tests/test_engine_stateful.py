@@ -69,6 +69,7 @@ class CabinetMachine(RuleBasedStateMachine):
     """Drives the engine like a gym would, including everything that goes wrong."""
 
     shared = False
+    selection = "choose"
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,7 +80,7 @@ class CabinetMachine(RuleBasedStateMachine):
             [("c1", kind, [str(s) for s in range(1, N + 1)])],
             zones={"west": (["1", "2"], {"side": ["w"]})},
         )
-        self.policy = Policy(timeout_s=30, selection="choose", daily_limit=3, tz=SEOUL)
+        self.policy = Policy(timeout_s=30, selection=self.selection, daily_limit=3, tz=SEOUL)
         self.ledger = Ledger.open(self.path, "TEST")
         self.ledger.sync_layout(self.layout)
         rows = [
@@ -313,6 +314,12 @@ class CabinetMachine(RuleBasedStateMachine):
         assert busy == (self.engine.session is not None)
 
 
+class AutoSelectMachine(CabinetMachine):
+    """Per-slot, with the kiosk choosing the locker."""
+
+    selection = "auto"
+
+
 class SharedDoorMachine(CabinetMachine):
     """The same, for a cabinet with one shared door in front of key-sensing slots."""
 
@@ -327,5 +334,7 @@ _settings = settings(
 )
 TestPerSlotCabinet = CabinetMachine.TestCase
 TestPerSlotCabinet.settings = _settings
+TestAutoSelectCabinet = AutoSelectMachine.TestCase
+TestAutoSelectCabinet.settings = settings(_settings, max_examples=max(EXAMPLES // 2, 50))
 TestSharedDoorCabinet = SharedDoorMachine.TestCase
 TestSharedDoorCabinet.settings = settings(_settings, max_examples=max(EXAMPLES // 2, 50))

@@ -10,12 +10,13 @@ import pytest
 
 from lockerkey.core import ops
 from lockerkey.core.events import KeySensed, LinkLost, Scan, Select
-from lockerkey.core.model import MemberStatus, RentalStatus, Service
+from lockerkey.core.layout import Layout, Policy
+from lockerkey.core.model import CabinetKind, MemberStatus, RentalStatus, Service
 from lockerkey.core.roster import MemberRow
 from lockerkey.store import reports
 from lockerkey.store.ledger import Ledger, LedgerError, parse_ts, ts
 from lockerkey.store.schema import SCHEMA_VERSION
-from tests.conftest import SEOUL, T0, LedgerRig, add_members, per_slot_layout
+from tests.conftest import SEOUL, T0, LedgerRig, add_members, full_snapshot, per_slot_layout
 
 
 def rental(led: Ledger, tx: str) -> sqlite3.Row:
@@ -314,3 +315,54 @@ def test_export_marks_only_what_it_read(lrig: LedgerRig) -> None:
     left = {r.row["locker_number"]: r.row["status"] for r in reports.unsynced_rentals(led)}
     assert left == {"1": "returned", "3": "active"}
     assert left["1"] == RentalStatus.RETURNED
+
+
+@pytest.mark.parametrize("selection", ["auto", "choose"])
+def test_restart_during_take_key_with_the_key_still_in(ledger: Ledger, selection: str) -> None:
+    add_members(ledger, "M1")
+    policy = Policy(timeout_s=30, selection=selection, tz=SEOUL)
+    rig = LedgerRig(ledger, layout=per_slot_layout(3), policy=policy)
+    rig.online()
+    rig.do(Scan("M1"))
+    if selection == "choose":
+        rig.do(Select("1"))
+    assert rig.engine.phase.value == "take_key"
+    row = ledger.conn.execute("SELECT locker_number FROM active_transactions").fetchone()
+    assert row[0] == "1"  # the session names its slot before anything is unlocked
+    again = LedgerRig(
+        ledger,
+        layout=per_slot_layout(3),
+        policy=policy,
+        lockers=ledger.load_lockers(),
+        unresolved=ledger.load_unresolved(rig.layout),
+    )
+    again.online()  # every key still in: nothing was taken
+    assert rental(ledger, "tx1")["status"] == "cancelled"
+    assert reports.invariant_problems(ledger) == []
+
+
+def test_a_session_left_on_an_offline_cabinet_does_not_count_as_active(ledger: Ledger) -> None:
+    add_members(ledger, "M1", "M2")
+    two = Layout.simple(
+        [("a", CabinetKind.PER_SLOT, ["1", "2"]), ("b", CabinetKind.PER_SLOT, ["3", "4"])]
+    )
+    rig = LedgerRig(ledger, layout=two)
+    rig.online()
+    rig.do(Scan("M1"))
+    rig.do(Select("3"))
+    # the kiosk restarts; only cabinet a answers at first
+    again = LedgerRig(
+        ledger,
+        layout=two,
+        lockers=ledger.load_lockers(),
+        unresolved=ledger.load_unresolved(two),
+        tx_prefix="after",
+    )
+    again.begin()
+    again.do(full_snapshot(0, 2))
+    again.do(Scan("M2"))
+    again.do(Select("1"))
+    assert reports.invariant_problems(ledger) == []
+    again.do(full_snapshot(1, 2, missing=[1]))  # cabinet b: locker 3's key was taken
+    assert rental(ledger, "tx1")["status"] == "active"
+    assert reports.invariant_problems(ledger) == []

@@ -188,7 +188,14 @@ def _check(settings: Settings) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from lockerkey.app import Kiosk, SetupError, TerminalDisplay, build_cabinets, open_ledger  # noqa: PLC0415
+    from lockerkey.app import (  # noqa: PLC0415
+        Kiosk,
+        SetupError,
+        TerminalDisplay,
+        build_cabinets,
+        build_layout,
+        open_ledger,
+    )
     from lockerkey.readers.stdin import lines  # noqa: PLC0415
 
     logging.basicConfig(
@@ -221,6 +228,12 @@ def _run(settings: Settings) -> int:
                         kiosk.scan(code)
 
         reader = asyncio.create_task(read_scans())
+        if settings.session.selection == "choose" and not build_layout(settings).shared_door:
+            logging.getLogger("lockerkey").warning(
+                'session.selection = "choose" needs the kiosk screen, which this build does not'
+                " have yet: members cannot pick a locker, so every rental will time out; use"
+                ' selection = "auto" until then'
+            )
         logging.getLogger("lockerkey").info(
             "lockerkey %s ready: config %s, %d lockers",
             __version__,

@@ -21,7 +21,8 @@ HELP = """\
 Type a code and press Enter, as a scanner would:
   M0001 M0002 M0005 M0006   members (M0003 is suspended, M0004 expired)
   KEY-1 ... KEY-24          the tag on a locker's key (returns it)
-Commands: /select N   /cancel   /status   /misplace (next return goes in a wrong slot)   /quit
+Commands: /select N   /cancel   /status   /quit
+  /misplace   the next returned key goes into another empty slot (a shared-door mistake)
 Lockers 1-12 are the men's zone, 13-24 the women's."""
 
 
@@ -114,12 +115,12 @@ class Demo:
         self.out("    (every other locker: key in, in service)")
 
     async def tour(self) -> None:
-        """A short story: refusals, rentals, a busy machine, a return, a wrong-slot return."""
+        """A short story: refusals, rentals, a busy machine, a return."""
         # Refusals (suspended, expired, unknown); a rental while another member is told the
-        # machine is busy; already renting; a rental and its return; a wrong-slot return.
+        # machine is busy; already renting; a rental and its return; a key with no rental.
         script = (
             "M0003 M0004 UNKNOWN-CARD M0001 M0002 /select:3 M0001 M0002 /select:14 KEY-14"
-            " M0006 /select:15 /misplace KEY-15 /status"
+            " KEY-20 /status"
         )
         for line in script.split():
             await self.act(line.replace(":", " "))

@@ -270,6 +270,7 @@ class Engine:
             last = {n: self.lockers[n].last_rented for n in available}
             chosen = rules.pick_least_used(available, last)
             assert chosen is not None  # available is not empty
+            s.locker = chosen  # named in the session row, so a restart knows which slot
             self._write(self._start_op(s, Phase.TAKE_KEY))
             self._take(chosen)
         else:
@@ -323,7 +324,7 @@ class Engine:
         s = self.session
         assert s is not None
         s.opened = tuple(slots)
-        left_ms = max(1, math.ceil((s.deadline_mono - self._now.mono) * 1000))
+        left_ms = max(1, math.floor((s.deadline_mono - self._now.mono) * 1000))
         ms = min(left_ms, UNLOCK_MAX_MS)
         s.rearm_mono = (
             self._now.mono + UNLOCK_MAX_MS / 1000 - REARM_MARGIN_S if left_ms > ms else None

@@ -51,7 +51,7 @@ def key_changed(engine: Engine, locker: str, present: bool) -> None:
         elif st.holder is None and st.service is not Service.SET_ASIDE:
             code = ErrorCode.FORCED_REMOVAL if before else ErrorCode.KEY_MISSING
             engine._set_aside(locker, code)
-            msg = Msg.FORCED_REMOVAL
+            msg = Msg.FORCED_REMOVAL if before else Msg.KEY_MISSING
             engine._say(msg, "alert", locker=locker)
         else:
             engine._audit("key_gone", locker=locker)

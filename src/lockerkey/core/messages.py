@@ -38,6 +38,7 @@ class Msg(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
     LINK_LOST = "link_lost"
     FORCED_REMOVAL = "forced_removal"
+    KEY_MISSING = "key_missing"
 
 
 CATALOGUE: Mapping[Msg, tuple[str, str]] = {
@@ -107,6 +108,10 @@ CATALOGUE: Mapping[Msg, tuple[str, str]] = {
     Msg.LINK_LOST: (
         "보관함과 연결이 끊겼습니다. 직원에게 문의해 주세요",
         "Lost contact with the key cabinet. Please ask staff",
+    ),
+    Msg.KEY_MISSING: (
+        "{locker}번 칸에 키가 없습니다. 직원에게 알렸습니다",
+        "The key of locker {locker} is missing. Staff have been told",
     ),
     Msg.FORCED_REMOVAL: (
         "{locker}번 키가 잠긴 칸에서 빠졌습니다",

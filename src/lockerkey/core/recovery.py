@@ -181,4 +181,7 @@ def start(engine: Engine) -> None:
         if p.phase == str(Phase.CHOOSE_LOCKER):
             engine._audit("recovered", p.member_id, None, p.tx_id, outcome="not_started")
             _close(engine, p, "cancelled")
+        else:
+            # No longer the live session: only the one being served is ever 'active'.
+            engine._write(ops.EndSession(p.tx_id, "interrupted", engine._now.wall))
     engine._audit("engine_started", lockers=len(engine.lockers), pending=len(engine.unresolved))
