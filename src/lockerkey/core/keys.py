@@ -6,12 +6,13 @@ that is doubtful the locker is set aside for staff instead of guessed at.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lockerkey.core import ops, rules
 from lockerkey.core.events import Beep, DoorSensed, LockSensed
 from lockerkey.core.messages import Msg
-from lockerkey.core.model import ErrorCode, RentalStatus, Service
+from lockerkey.core.model import ErrorCode, Member, RentalStatus, Service
 from lockerkey.core.state import Holder, Phase
 
 if TYPE_CHECKING:
@@ -67,41 +68,58 @@ def key_changed(engine: Engine, locker: str, present: bool) -> None:
         engine._audit("key_back", locker=locker, service=str(st.service))
 
 
-def rental_taken(engine: Engine, locker: str) -> None:
-    s = engine.session
-    assert s is not None and s.member is not None
+def record_taken(
+    engine: Engine,
+    tx_id: str,
+    member_id: str,
+    member: Member | None,
+    locker: str,
+    started: datetime,
+    details: str | None,
+) -> ErrorCode | None:
+    """A sensor saw ``locker``'s key leave for this rental: write it, and say what was wrong."""
     st = engine.lockers[locker]
     code: ErrorCode | None = None
     if st.service is not Service.IN_SERVICE or st.holder is not None:
         code = ErrorCode.SET_ASIDE_TAKEN
-    elif not rules.may_use(engine.layout, locker, s.member):
+    elif member is not None and not rules.may_use(engine.layout, locker, member):
         code = ErrorCode.NOT_ALLOWED_TAKEN
     status = RentalStatus.ACTIVE if code is None else RentalStatus.ABNORMAL
     engine._write(
         ops.ConfirmRental(
-            s.tx_id,
-            s.member_id,
+            tx_id,
+            member_id,
             locker,
-            s.started,
+            started,
             engine._now.wall,
             status,
             engine._day_start(),
             code,
-            None if code is None else f"took key {locker}",
+            details if code is None else f"took key {locker}" + (f"; {details}" if details else ""),
         )
     )
     if code is not ErrorCode.SET_ASIDE_TAKEN:  # a set-aside slot's key is of unknown identity
-        engine._set(locker, holder=Holder(s.member_id, s.tx_id))
-    engine._set(locker, last_rented=engine._now.wall)
-    engine._audit("rental_" + str(status), s.member_id, locker, s.tx_id)
+        engine._set(locker, holder=Holder(member_id, tx_id))
+    engine._set(locker, key=False, last_rented=engine._now.wall)
+    if code is not None:
+        engine._set_aside(locker, code)
+    return code
+
+
+def rental_taken(engine: Engine, locker: str) -> None:
+    """The member in session took a key: the rental is decided, the session ends."""
+    s = engine.session
+    assert s is not None and s.member is not None
+    code = record_taken(engine, s.tx_id, s.member_id, s.member, locker, s.started, None)
+    engine._audit(
+        "rental_active" if code is None else "rental_abnormal", s.member_id, locker, s.tx_id
+    )
     s.locker = locker
     engine._finish("completed")
-    cab = engine.layout.lockers[locker].cabinet
     if code is None:
-        engine._send(Beep(cab, "ok"))
+        engine._send(Beep(engine.layout.lockers[locker].cabinet, "ok"))
         engine._say(Msg.RENTAL_OK, "success", locker=locker)
     else:
-        engine._set_aside(locker, code)
         engine._say(Msg.RENTAL_NOT_ALLOWED, "alert", locker=locker)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lockerkey.core import keys, ops, rules
+from lockerkey.core import keys, ops
 from lockerkey.core.events import Lock, LockAll, Snapshot
 from lockerkey.core.messages import Msg
-from lockerkey.core.model import ErrorCode, RentalStatus
-from lockerkey.core.state import Holder, Pending, Phase
+from lockerkey.core.model import RentalStatus
+from lockerkey.core.state import Pending, Phase
 
 if TYPE_CHECKING:
     from lockerkey.core.engine import Engine
@@ -106,27 +106,8 @@ def _resolve(engine: Engine, p: Pending, cab: int, sensed: dict[str, bool]) -> N
         engine._audit("recovered", p.member_id, p.locker, p.tx_id, outcome="not_taken")
         _close(engine, p, "cancelled")
         return
-    code: ErrorCode | None = None
-    if p.member is not None and not rules.may_use(engine.layout, locker, p.member):
-        code = ErrorCode.NOT_ALLOWED_TAKEN
-    status = RentalStatus.ACTIVE if code is None else RentalStatus.ABNORMAL
-    engine._write(
-        ops.ConfirmRental(
-            p.tx_id,
-            p.member_id,
-            locker,
-            p.started,
-            now,
-            status,
-            engine._day_start(),
-            code,
-            RECOVERED,
-        )
-    )
-    engine._set(locker, key=False, holder=Holder(p.member_id, p.tx_id), last_rented=now)
+    keys.record_taken(engine, p.tx_id, p.member_id, p.member, locker, p.started, RECOVERED)
     engine._audit("recovered", p.member_id, locker, p.tx_id, outcome="taken")
-    if code is not None:
-        engine._set_aside(locker, code)
     _close(engine, p, "completed")
 
 

@@ -183,51 +183,39 @@ class Ledger:
     @guarded
     def upsert_members(self, rows: Sequence[MemberRow], at: datetime) -> ImportResult:
         """Insert or update members in one transaction; rental state and history are untouched."""
-        inserted = 0
+        stamp = ts(at)
+        params = [
+            (
+                r.barcode,
+                r.name,
+                str(r.status),
+                _day(r.expiry_date),
+                r.gender,
+                r.category,
+                r.zone,
+                json.dumps(dict(r.extra), ensure_ascii=False, sort_keys=True),
+                stamp,
+                stamp,
+                stamp,
+            )
+            for r in rows
+        ]
         with self.transaction() as c:
-            for r in rows:
-                attrs = json.dumps(dict(r.extra), ensure_ascii=False, sort_keys=True)
-                cur = c.execute(
-                    "INSERT INTO members (member_id, member_name, status, expiry_date, gender,"
-                    " category, zone, attributes, sync_date, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(member_id) DO NOTHING",
-                    (
-                        r.barcode,
-                        r.name,
-                        str(r.status),
-                        _day(r.expiry_date),
-                        r.gender,
-                        r.category,
-                        r.zone,
-                        attrs,
-                        ts(at),
-                        ts(at),
-                        ts(at),
-                    ),
-                )
-                if cur.rowcount:
-                    inserted += 1
-                    continue
-                # An update names only master-data columns: currently_renting, counts and
-                # history belong to the kiosk, never to the member list.
-                c.execute(
-                    "UPDATE members SET member_name = ?, status = ?, expiry_date = ?, gender = ?,"
-                    " category = ?, zone = ?, attributes = ?, sync_date = ?, updated_at = ?"
-                    " WHERE member_id = ?",
-                    (
-                        r.name,
-                        str(r.status),
-                        _day(r.expiry_date),
-                        r.gender,
-                        r.category,
-                        r.zone,
-                        attrs,
-                        ts(at),
-                        ts(at),
-                        r.barcode,
-                    ),
-                )
+            before = c.execute("SELECT COUNT(*) FROM members").fetchone()[0]
+            # The update names only master-data columns: currently_renting, counts and history
+            # belong to the kiosk, never to the member list (no INSERT OR REPLACE).
+            c.executemany(
+                "INSERT INTO members (member_id, member_name, status, expiry_date, gender,"
+                " category, zone, attributes, sync_date, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(member_id) DO UPDATE SET member_name = excluded.member_name,"
+                " status = excluded.status, expiry_date = excluded.expiry_date,"
+                " gender = excluded.gender, category = excluded.category, zone = excluded.zone,"
+                " attributes = excluded.attributes, sync_date = excluded.sync_date,"
+                " updated_at = excluded.updated_at",
+                params,
+            )
+            inserted = c.execute("SELECT COUNT(*) FROM members").fetchone()[0] - before
         return ImportResult(inserted, len(rows) - inserted)
 
     # ---- what the engine starts from ------------------------------------------------------
