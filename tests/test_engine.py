@@ -521,3 +521,13 @@ def test_restart_marks_cut_short_sessions_interrupted() -> None:
         ("old", "interrupted")
     ]
     assert r.engine.unresolved == pending  # still waiting for the controller's status
+
+
+def test_a_reading_before_the_status_does_not_hide_a_change() -> None:
+    r = Rig(per_slot_layout(3), lockers={n: LockerState(key=True) for n in ("1", "2", "3")})
+    r.begin()
+    step = r.do(KeySensed(0, 2, False))  # the controller is not reconciled yet
+    assert r.engine.lockers["2"].key is True and not writes_of(step, ops.LockerRow)
+    step = r.do(full_snapshot(0, 3, missing=[2]))
+    assert r.engine.lockers["2"].reason == ErrorCode.FORCED_REMOVAL
+    assert Msg.FORCED_REMOVAL in msgs(step)

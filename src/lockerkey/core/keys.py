@@ -20,17 +20,18 @@ if TYPE_CHECKING:
 
 
 def on_key(engine: Engine, cab: int, slot: int, present: bool) -> None:
+    """A controller reported a key sensor change."""
     locker = engine.layout.by_slot.get((cab, slot))
     engine._audit("key", locker=locker, cabinet=cab, slot=slot, present=present)
-    if locker is None:
-        return
-    if cab not in engine.online:
-        engine._set(locker, key=present)  # the next status reconciles it
+    if locker is None or cab not in engine.online:
+        # Unknown slot, or a controller not yet reconciled: its next status is the truth,
+        # and taking this reading now would hide the change from that reconciliation.
         return
     key_changed(engine, locker, present)
 
 
 def key_changed(engine: Engine, locker: str, present: bool) -> None:
+    """What a key leaving or entering ``locker``'s slot means, given the session (if any)."""
     st = engine.lockers[locker]
     before = st.key
     if before is present:
@@ -124,6 +125,7 @@ def rental_taken(engine: Engine, locker: str) -> None:
 
 
 def return_sensed(engine: Engine, actual: str) -> None:
+    """During a return, a key came into ``actual``: home (returned) or elsewhere (abnormal)."""
     s = engine.session
     assert s is not None and s.locker is not None and s.rental_tx is not None
     target = s.locker
@@ -173,6 +175,7 @@ def unscanned_return(engine: Engine, locker: str, holder: Holder) -> None:
 
 
 def on_door_or_lock(engine: Engine, event: DoorSensed | LockSensed) -> None:
+    """Mirror a door or lock change (slot 0: the shared door, for every locker behind it)."""
     is_door = isinstance(event, DoorSensed)
     value = event.open if isinstance(event, DoorSensed) else event.locked
     engine._audit(
