@@ -511,6 +511,7 @@ def test_status_shows_who_holds_each_key(site: Path) -> None:
     assert set(rows) == {"1", "2", "3", "4"}
     assert "T1002" in rows["3"]
     assert not any("T1002" in rows[n] for n in ("1", "2", "4"))
+    assert "2030-01-02 12:04" in rows["3"]  # 03:04 UTC shown in the site's time zone (Seoul)
 
 
 # --- check ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -366,3 +367,13 @@ def test_a_session_left_on_an_offline_cabinet_does_not_count_as_active(ledger: L
     again.do(full_snapshot(1, 2, missing=[1]))  # cabinet b: locker 3's key was taken
     assert rental(ledger, "tx1")["status"] == "active"
     assert reports.invariant_problems(ledger) == []
+
+
+def test_sessions_keep_their_sensor_readings(lrig: LedgerRig) -> None:
+    lrig.do(Scan("M1"))
+    lrig.do(Select("2"))
+    lrig.do(KeySensed(0, 2, False))
+    raw = lrig.ledger.conn.execute(
+        "SELECT sensor_events FROM active_transactions WHERE transaction_id = 'tx1'"
+    ).fetchone()[0]
+    assert json.loads(raw) == [{"locker": "2", "present": False, "at": ts(lrig.now().wall)}]

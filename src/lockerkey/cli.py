@@ -16,7 +16,7 @@ from pathlib import Path
 from lockerkey import __version__
 from lockerkey.config import ConfigError, Settings, example_config, load_settings
 from lockerkey.store import reports
-from lockerkey.store.ledger import LedgerError
+from lockerkey.store.ledger import LedgerError, parse_ts
 
 DEFAULT_CONFIG = Path("lockerkey.toml")
 
@@ -160,9 +160,15 @@ def _status(settings: Settings, as_json: bool) -> int:
         service = row["service"] + (f" ({row['service_reason']})" if row["service_reason"] else "")
         print(
             f"{row['locker']:>8}  {row['zone'] or '-':<8} {row['key']:<8} {service:<10} "
-            f"{member:<14} {row['rented_since'] or ''}"
+            f"{member:<14} {_local(row['rented_since'], settings)}"
         )
     return EXIT_OK
+
+
+def _local(stamp: str | None, settings: Settings) -> str:
+    """A stored UTC time as staff read it: local, to the minute."""
+    when = parse_ts(stamp)
+    return when.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M") if when else ""
 
 
 def _check(settings: Settings) -> int:

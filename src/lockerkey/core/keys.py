@@ -40,6 +40,8 @@ def key_changed(engine: Engine, locker: str, present: bool) -> None:
     if before is None and present:
         return  # first report of a key that is where it belongs
     s = engine.session
+    if s is not None:
+        engine._write(ops.SessionSensor(s.tx_id, locker, present, engine._now.wall))
     cab = engine.layout.lockers[locker].cabinet
     in_session = s is not None and any(c == cab for c, _ in s.opened)
     if not present:

@@ -35,6 +35,16 @@ class UpdateSession:
 
 
 @dataclass(frozen=True)
+class SessionSensor:
+    """A key sensor changed during a session: appended to its ``sensor_events`` (as the seed)."""
+
+    tx_id: str
+    locker: str
+    present: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
 class EndSession:
     """The session is over: completed, timeout, cancelled, failed or interrupted (link lost)."""
 
@@ -131,6 +141,7 @@ class Audit:
 LedgerOp = (
     StartSession
     | UpdateSession
+    | SessionSensor
     | EndSession
     | CreatePendingRental
     | ConfirmRental

@@ -74,6 +74,13 @@ def apply_op(c: sqlite3.Connection, device_id: str, op: ops.LedgerOp) -> None:
                 " last_activity = ?, timeout_at = ? WHERE transaction_id = ?",
                 (op.locker, op.phase, ts(op.at), ts(op.timeout_at), op.tx_id),
             )
+        case ops.SessionSensor():
+            reading = json.dumps({"locker": op.locker, "present": op.present, "at": ts(op.at)})
+            c.execute(
+                "UPDATE active_transactions SET sensor_events = json_insert(sensor_events,"
+                " '$[#]', json(?)), last_activity = ? WHERE transaction_id = ?",
+                (reading, ts(op.at), op.tx_id),
+            )
         case ops.EndSession():
             c.execute(
                 "UPDATE active_transactions SET status = ?, last_activity = ?, end_time = ?"
