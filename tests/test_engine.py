@@ -531,3 +531,11 @@ def test_a_reading_before_the_status_does_not_hide_a_change() -> None:
     step = r.do(full_snapshot(0, 3, missing=[2]))
     assert r.engine.lockers["2"].reason == ErrorCode.FORCED_REMOVAL
     assert Msg.FORCED_REMOVAL in msgs(step)
+
+
+def test_commands_are_audited_with_their_session(rig: Rig) -> None:
+    rig.do(Scan("M1", member("M1")))
+    step = rig.do(Select("4"))
+    (audit,) = [w for w in step.writes if isinstance(w, ops.Audit) and w.kind == "command"]
+    assert (audit.member_id, audit.locker, audit.tx_id) == ("M1", "4", "tx1")
+    assert audit.details == {"command": "Unlock", "cabinet": 0, "slot": 4, "ms": 30_000}

@@ -153,7 +153,17 @@ class Engine:
 
     def _send(self, command: Command) -> None:
         self._step.commands.append(command)
-        self._audit("command", command=type(command).__name__, **vars(command))
+        s = self.session
+        slot = getattr(command, "slot", None)
+        locker = self.layout.by_slot.get((command.cabinet, slot)) if slot else None
+        self._audit(
+            "command",
+            s.member_id if s else None,
+            locker or (s.locker if s else None),
+            s.tx_id if s else None,
+            command=type(command).__name__,
+            **vars(command),
+        )
 
     def _say(self, msg: Msg, level: str = "info", **params: str) -> None:
         self.notice = Notice(msg, params, level)
