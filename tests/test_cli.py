@@ -125,6 +125,15 @@ def add_rental(
             ),
         ),
     )
+    if status == "active":  # as the kiosk would: the locker's row names who has its key
+        execute(
+            db,
+            (
+                "UPDATE locker_status SET current_member = ?, sensor_status = 0"
+                " WHERE locker_number = ?",
+                (member, locker),
+            ),
+        )
     return int(query(db, "SELECT rental_id FROM rentals WHERE transaction_id = ?", (tx,))[0][0])
 
 

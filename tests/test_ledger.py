@@ -296,6 +296,10 @@ def test_invariant_checks_find_each_broken_rule(lrig: LedgerRig) -> None:
     assert "without the sensor confirmation" in text
     assert "pending outside any open session" in text
     assert "2 sessions are active at once" in text
+    q("UPDATE locker_status SET current_member = 'M9' WHERE locker_number = '6'")
+    assert "locker 6: locker_status names 'M9' but the key is out with None" in "\n".join(
+        reports.invariant_problems(led)
+    )
 
 
 def test_export_marks_only_what_it_read(lrig: LedgerRig) -> None:

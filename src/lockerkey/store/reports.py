@@ -102,6 +102,14 @@ def invariant_problems(ledger: Ledger) -> list[str]:
         " AND t.status IN ('active', 'interrupted'))"
     ):
         problems.append(f"rental {row[0]}: pending outside any open session")
+    for row in q(
+        "SELECT l.locker_number, l.current_member, r.member_id FROM locker_status l"
+        f" LEFT JOIN rentals r ON r.locker_number = l.locker_number AND {held_sql('r.')}"
+        " WHERE l.configured = 1 AND l.current_member IS NOT r.member_id"
+    ):
+        problems.append(
+            f"locker {row[0]}: locker_status names {row[1]!r} but the key is out with {row[2]!r}"
+        )
     active = q("SELECT COUNT(*) FROM active_transactions WHERE status = 'active'").fetchone()[0]
     if active > 1:
         problems.append(f"{active} sessions are active at once")
