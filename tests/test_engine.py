@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -117,20 +118,12 @@ def test_already_renting_is_refused(rig: Rig) -> None:
 
 def test_daily_limit(rig: Rig) -> None:
     rig.engine.policy = Policy(timeout_s=30, daily_limit=2, tz=SEOUL)
-    m = member("M1")
-    today = member("M1").__class__(
-        "M1", "x", MemberStatus.ACTIVE, daily_rental_count=2, last_rental_time=T0
-    )
-    assert msgs(rig.do(Scan("M1", today))) == [Msg.DAILY_LIMIT]
-    yesterday = today.__class__(
-        "M1",
-        "x",
-        MemberStatus.ACTIVE,
-        daily_rental_count=2,
-        last_rental_time=T0 - timedelta(hours=13),  # 23:00 the day before, in Seoul
-    )
+    today = replace(member("M1"), daily_rental_count=2, last_rental_time=T0)
+    step = rig.do(Scan("M1", today))
+    assert msgs(step) == [Msg.DAILY_LIMIT] and step.notices[0].params == {"limit": "2"}
+    # 23:00 the day before, in Seoul: yesterday's count no longer counts
+    yesterday = replace(today, last_rental_time=T0 - timedelta(hours=13))
     assert msgs(rig.do(Scan("M1", yesterday))) == [Msg.CHOOSE_LOCKER]
-    assert m.daily_rental_count == 0
 
 
 def test_no_locker_free_when_every_key_is_out() -> None:
