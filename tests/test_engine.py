@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,6 +27,7 @@ from lockerkey.core.events import (
 from lockerkey.core.layout import Policy
 from lockerkey.core.messages import Msg
 from lockerkey.core.model import ErrorCode, MemberStatus, RentalStatus, Service
+from lockerkey.core.rules import local_day_start
 from lockerkey.core.state import (
     Holder,
     IllegalTransition,
@@ -532,3 +534,10 @@ def test_commands_are_audited_with_their_session(rig: Rig) -> None:
     (audit,) = [w for w in step.writes if isinstance(w, ops.Audit) and w.kind == "command"]
     assert (audit.member_id, audit.locker, audit.tx_id) == ("M1", "4", "tx1")
     assert audit.details == {"command": "Unlock", "cabinet": 0, "slot": 4, "ms": 30_000}
+
+
+def test_local_day_start_is_midnight_where_the_site_is() -> None:
+    assert local_day_start(T0, SEOUL) == datetime(2026, 11, 26, tzinfo=SEOUL)
+    berlin = ZoneInfo("Europe/Berlin")  # the day after clocks go back is 25 hours long
+    late = datetime(2026, 10, 25, 22, 30, tzinfo=berlin)
+    assert local_day_start(late, berlin) == datetime(2026, 10, 25, tzinfo=berlin)

@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 from lockerkey.cabinet.base import CabinetError, CabinetLink
@@ -214,8 +214,7 @@ class Kiosk:
 
     def _reset_counts(self) -> None:
         now = self.clock.now().wall
-        day_start = rules.next_local_midnight(now, self.settings.timezone) - timedelta(days=1)
-        self.ledger.reset_daily_counts(day_start)
+        self.ledger.reset_daily_counts(rules.local_day_start(now, self.settings.timezone))
 
     async def _midnight(self) -> None:
         while True:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -35,8 +36,6 @@ def prepare(data_dir: Path | None) -> tuple[Settings, Path]:
         sample = resources.files("lockerkey") / "data" / "sample_members.csv"
         with resources.as_file(sample) as path:
             rows, _ = read_members_csv(path)
-        from datetime import UTC, datetime  # noqa: PLC0415 - keeps the module import cheap
-
         ledger.upsert_members(rows, datetime.now(UTC))
     finally:
         ledger.close()
@@ -132,7 +131,7 @@ class Demo:
         runner = asyncio.create_task(self.kiosk.run(stop))
         try:
             await self.settle()
-            if tour and reports.unsynced_rentals(self.ledger, limit=1):
+            if tour and reports.rental_count(self.ledger):
                 self.out("(the tour is skipped: this data dir already has rentals)")
             elif tour:
                 self.out("--- tour ---")

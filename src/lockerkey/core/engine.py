@@ -196,7 +196,7 @@ class Engine:
         )
 
     def _day_start(self) -> datetime:
-        return rules.next_local_midnight(self._now.wall, self.policy.tz) - timedelta(days=1)
+        return rules.local_day_start(self._now.wall, self.policy.tz)
 
     def _set_aside(self, locker: str, code: ErrorCode, **details: object) -> None:
         self._set(locker, service=Service.SET_ASIDE, reason=str(code))
@@ -238,13 +238,13 @@ class Engine:
         if key_of is not None:
             self._start_return(key_of)
         else:
-            self._start_rental(member, scan.code)
+            self._start_rental(member)
 
     def _refuse(self, member_id: str | None, msg: Msg, params: Mapping[str, str]) -> None:
         self._audit("refused", member_id, reason=str(msg), **params)
         self._say(msg, "error", **params)
 
-    def _start_rental(self, member: Member | None, code: str) -> None:
+    def _start_rental(self, member: Member | None) -> None:
         refused = rules.refusal(member, self._now.wall, self.policy.daily_limit, self.policy.tz)
         if refused is not None or member is None:
             msg, params = refused or (Msg.UNKNOWN_CARD, {})

@@ -29,6 +29,12 @@ def local_date(at: datetime, tz: tzinfo | None) -> date:
     return at.astimezone(tz or UTC).date()
 
 
+def local_day_start(at: datetime, tz: tzinfo | None) -> datetime:
+    """The local midnight that began ``at``'s day, as an aware UTC instant."""
+    zone = tz or UTC
+    return datetime.combine(local_date(at, zone), time(0), tzinfo=zone).astimezone(UTC)
+
+
 def next_local_midnight(at: datetime, tz: tzinfo | None) -> datetime:
     """The next local midnight after ``at``, as an aware UTC instant (for the daily reset)."""
     zone = tz or UTC

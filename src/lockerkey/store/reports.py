@@ -116,6 +116,12 @@ def invariant_problems(ledger: Ledger) -> list[str]:
     return problems
 
 
+@guarded
+def rental_count(ledger: Ledger) -> int:
+    """How many rentals the ledger holds, of any status."""
+    return int(ledger.conn.execute("SELECT COUNT(*) FROM rentals").fetchone()[0])
+
+
 @dataclass(frozen=True)
 class RentalRecord:
     """A rental row to export, with the revision it was read at."""

@@ -116,7 +116,7 @@ def apply_op(c: sqlite3.Connection, device_id: str, op: ops.LedgerOp) -> None:
                 op.at,
                 "status = 'cancelled', error_details = ?",
                 (op.details,),
-                "status = 'pending'",
+                only_pending=True,
             )
         case ops.StartReturn():
             _touch_rental(
@@ -156,16 +156,18 @@ def _touch_rental(
     at: datetime,
     assignments: str,
     params: tuple[object, ...],
-    condition: str = "1",
+    only_pending: bool = False,
 ) -> None:
     # Every change bumps the revision and marks the row unsynced, so an upload that read
     # an older revision cannot mark this newer one as synced.
+    where = " AND status = 'pending'" if only_pending else ""
     cur = c.execute(
         f"UPDATE rentals SET {assignments}, updated_at = ?, revision = revision + 1,"
-        f" sync_status = 0 WHERE transaction_id = ? AND {condition}",
+        f" sync_status = 0 WHERE transaction_id = ?{where}",
         (*params, ts(at), tx_id),
     )
-    if cur.rowcount != 1 and condition == "1":
+    # A cancel of a rental no longer pending is a no-op by design; anything else must hit.
+    if cur.rowcount != 1 and not only_pending:
         raise MissingRowError(f"no rental with transaction {tx_id}")
 
 
