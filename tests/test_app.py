@@ -1,10 +1,11 @@
-"""The wiring: a Kiosk on a real ledger and the scripted cabinet, in a real asyncio loop."""
+"""The wiring: a Kiosk on a real ledger and a simulated controller on a pty, in one loop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
+import random
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,24 +13,36 @@ import pytest
 
 from lockerkey.app import (
     Kiosk,
-    SetupError,
     TerminalDisplay,
     build_cabinets,
     build_layout,
     open_ledger,
     supervise,
 )
-from lockerkey.cabinet.base import CabinetError
-from lockerkey.cabinet.scripted import ScriptedCabinet
-from lockerkey.config import CabinetSettings, Settings, demo_settings
-from lockerkey.core.events import Command, Select, Step
+from lockerkey.cabinet.base import CabinetError, Emit
+from lockerkey.cabinet.controller import Controller
+from lockerkey.cabinet.serial_link import SerialCabinet
+from lockerkey.cabinet.simulator import Simulator
+from lockerkey.config import Settings, demo_settings
+from lockerkey.core.events import Command, Select, Snapshot, Step
 from lockerkey.core.state import Phase
 from lockerkey.store import reports
 from tests.conftest import add_members
 
 
-def settings_in(tmp_path: Path) -> Settings:
-    return demo_settings(tmp_path)
+def settings_in(tmp_path: Path, port: str = "simulator") -> Settings:
+    settings = demo_settings(tmp_path)
+    cabinet = replace(settings.cabinets[0], port=port)
+    return replace(settings, cabinets=(cabinet,))
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    """A 24-slot controller on a pty whose pretend member acts at once after an unlock."""
+    simulator = Simulator(Controller(24, False, rng=random.Random(1)), auto=0.0)
+    await simulator.start_pty()
+    yield simulator
+    await simulator.stop()
 
 
 class Watcher:
@@ -54,12 +67,19 @@ class Watcher:
             await asyncio.wait_for(self.changed.wait_for(predicate), 10)  # type: ignore[arg-type]
 
 
-async def test_a_rental_and_return_through_the_running_kiosk(tmp_path: Path) -> None:
-    settings = settings_in(tmp_path)
+async def test_a_rental_and_return_through_the_running_kiosk(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    settings = settings_in(tmp_path, sim.url)
     ledger = open_ledger(settings)
     add_members(ledger, "M1", gender="M")
     lines: list[str] = []
-    links = build_cabinets(settings, delay=0)
+    unlocks: list[object] = []
+    sim.controller.on_execute = lambda _id, req: (
+        unlocks.append(req.get("slot")) if req["cmd"] == "unlock" else None
+    )
+    links = build_cabinets(settings)
+    assert isinstance(links[0], SerialCabinet) and links[0].port == sim.url
     kiosk = Kiosk(settings, ledger, links, TerminalDisplay("en", lines.append))
     watch = Watcher(kiosk)
     stop = asyncio.Event()
@@ -83,8 +103,8 @@ async def test_a_rental_and_return_through_the_running_kiosk(tmp_path: Path) -> 
     assert reports.invariant_problems(ledger) == []
     assert any("Locker 7 is yours" in line for line in lines)
     assert any("반납 완료" in line for line in lines)  # the other language beside it
-    scripted = links[0]
-    assert isinstance(scripted, ScriptedCabinet) and all(scripted.locked)
+    assert sim.controller.status()[2] == "-" + "1" * 24  # every lock locked again
+    assert unlocks == [7, 7]  # the rental and the return, nothing else
     ledger.close()
 
 
@@ -93,11 +113,19 @@ async def test_a_failed_command_is_logged_and_recorded(tmp_path: Path) -> None:
     ledger = open_ledger(settings)
     add_members(ledger, "M1", gender="M")
 
-    class Broken(ScriptedCabinet):
+    class Broken:
+        """A link that reports a full cabinet but cannot deliver a command."""
+
+        index = 0
+
+        async def run(self, emit: Emit) -> None:
+            emit(Snapshot(0, "-" + "1" * 24, "-" * 25, "-" + "1" * 24))
+            await asyncio.Event().wait()
+
         async def send(self, command: Command) -> None:
             raise CabinetError("port vanished")
 
-    kiosk = Kiosk(settings, ledger, [Broken(0, 24)], TerminalDisplay("ko", lambda _: None))
+    kiosk = Kiosk(settings, ledger, [Broken()], TerminalDisplay("ko", lambda _: None))
     watch = Watcher(kiosk)
     stop = asyncio.Event()
     runner = asyncio.create_task(kiosk.run(stop))
@@ -109,11 +137,25 @@ async def test_a_failed_command_is_logged_and_recorded(tmp_path: Path) -> None:
     ledger.close()
 
 
-def test_only_the_scripted_cabinet_exists_in_this_build(tmp_path: Path) -> None:
+def test_every_cabinet_gets_its_own_serial_link(tmp_path: Path) -> None:
     settings = settings_in(tmp_path)
-    serial = replace(settings, cabinets=(CabinetSettings("c1", "/dev/ttyUSB0", ("1", "2")),))
-    with pytest.raises(SetupError, match=re.escape("cabinet[1].port = '/dev/ttyUSB0'")):
-        build_cabinets(serial)
+    second = replace(
+        settings.cabinets[0],
+        name="c2",
+        port="socket://127.0.0.1:4001",
+        lockers=("25", "26"),
+        baudrate=57600,
+    )
+    links = build_cabinets(replace(settings, cabinets=(settings.cabinets[0], second), zones=()))
+    assert [type(link) for link in links] == [SerialCabinet, SerialCabinet]
+    two = links[1]
+    assert isinstance(two, SerialCabinet)
+    assert (two.index, two.port, two.slots, two.baudrate) == (
+        1,
+        "socket://127.0.0.1:4001",
+        2,
+        57600,
+    )
 
 
 def test_layout_from_settings(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ device_id = "GYM-TEST-01"
 data_dir = "data"
 
 [[cabinet]]
-port = "scripted"
+port = "/dev/ttyACM0"
 lockers = "1-4"
 
 [scanner]

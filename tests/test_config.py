@@ -219,7 +219,7 @@ def test_demo_settings(tmp_path: Path) -> None:
     assert isinstance(settings, Settings)
     assert settings.data_dir == tmp_path
     (cabinet,) = settings.cabinets
-    assert cabinet.port == "scripted"
+    assert cabinet.port == "simulator"
     assert settings.all_lockers() == tuple(str(n) for n in range(1, 25))
     male, female = settings.zones
     assert (male.name, male.lockers) == ("male", tuple(str(n) for n in range(1, 13)))

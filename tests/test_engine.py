@@ -23,6 +23,7 @@ from lockerkey.core.events import (
     Snapshot,
     Step,
     Unlock,
+    UnlockRefused,
 )
 from lockerkey.core.layout import Policy
 from lockerkey.core.messages import Msg
@@ -541,3 +542,22 @@ def test_local_day_start_is_midnight_where_the_site_is() -> None:
     berlin = ZoneInfo("Europe/Berlin")  # the day after clocks go back is 25 hours long
     late = datetime(2026, 10, 25, 22, 30, tzinfo=berlin)
     assert local_day_start(late, berlin) == datetime(2026, 10, 25, tzinfo=berlin)
+
+
+def test_a_refused_unlock_ends_the_step_with_nothing_taken(rig: Rig) -> None:
+    rig.do(Scan("M1", member("M1")))
+    rig.do(Select("2"))
+    step = rig.do(UnlockRefused(0, 2, "hw_fault"))
+    assert writes_of(step, ops.CancelRental)[0].tx_id == "tx1"
+    assert writes_of(step, ops.EndSession)[0].status == "failed"
+    assert not writes_of(step, ops.ConfirmRental)
+    assert Msg.UNLOCK_FAILED in msgs(step) and Lock(0, 2) in step.commands
+    assert rig.engine.phase is Phase.IDLE and rig.engine.lockers["2"].holder is None
+
+
+def test_a_refused_unlock_of_another_slot_changes_nothing(rig: Rig) -> None:
+    rig.do(Scan("M1", member("M1")))
+    rig.do(Select("2"))
+    step = rig.do(UnlockRefused(0, 3, "bad_slot"))
+    assert not step.commands and not msgs(step)
+    assert rig.engine.phase is Phase.TAKE_KEY

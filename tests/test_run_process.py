@@ -1,4 +1,4 @@
-"""``lockerkey run`` as a real process: scans on stdin, the scripted cabinet, SIGTERM."""
+"""``lockerkey run`` as a real process beside ``lockerkey simulate``: a pty, stdin, SIGTERM."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ timezone = "Asia/Seoul"
 data_dir = "data"
 
 [[cabinet]]
-port = "scripted"
+port = "cabinet.link"
 lockers = "1-4"
 
 [scanner]
@@ -59,7 +59,46 @@ def site(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
-def test_run_rents_returns_and_stops_cleanly_on_sigterm(site: Path) -> None:
+@pytest.fixture
+def cabinet(site: Path) -> Iterator[subprocess.Popen[str]]:
+    """``lockerkey simulate`` on a pty linked at site/cabinet.link, driven through its stdin."""
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lockerkey",
+            "simulate",
+            "--slots",
+            "4",
+            "--link",
+            "cabinet.link",
+        ],
+        cwd=site,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert sim.stdout is not None and sim.stdin is not None
+    assert "listening on cabinet.link -> /dev/pts/" in sim.stdout.readline()
+    yield sim
+    sim.stdin.close()
+    assert sim.wait(timeout=10) == 0
+    assert not (site / "cabinet.link").exists()
+
+
+def ask(sim: subprocess.Popen[str], command: str) -> str:
+    """One console command to the simulator and its one-line answer."""
+    assert sim.stdin is not None and sim.stdout is not None
+    sim.stdin.write(command + "\n")
+    sim.stdin.flush()
+    return sim.stdout.readline().strip()
+
+
+def test_run_rents_returns_and_stops_cleanly_on_sigterm(
+    site: Path, cabinet: subprocess.Popen[str]
+) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lockerkey", "run"],
         cwd=site,
@@ -74,11 +113,16 @@ def test_run_rents_returns_and_stops_cleanly_on_sigterm(site: Path) -> None:
         read_until(proc.stdout, "[idle]")
         proc.stdin.write("R100\n")
         proc.stdin.flush()
-        lines = read_until(proc.stdout, "대여 완료")
-        assert any("[take_key]" in line for line in lines)
+        read_until(proc.stdout, "[take_key]")  # shown once the slot has been unlocked
+        assert ask(cabinet, "take 2") == "error: slot 2 is locked; force it to take the key anyway"
+        assert ask(cabinet, "take 1") == "ok"
+        read_until(proc.stdout, "대여 완료")
         proc.stdin.write("KEY-1\n")
         proc.stdin.flush()
+        read_until(proc.stdout, "[return_key]")
+        assert ask(cabinet, "insert 1") == "ok"
         read_until(proc.stdout, "반납 완료")
+        assert ask(cabinet, "status").startswith("ok keys=-1111 doors=----- locks=-1111 ")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=5) == 0
     finally:

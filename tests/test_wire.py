@@ -183,9 +183,12 @@ def test_arbitrary_bytes_never_raise_and_never_pass(data: bytes) -> None:
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-        lambda children: st.lists(children, max_size=4)
-        | st.dictionaries(st.sampled_from(["ev", "id", "seq", "slot", "ok", "x"]), children,
-                          max_size=5),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(["ev", "id", "seq", "slot", "ok", "x"]), children, max_size=5
+            )
+        ),
         max_leaves=12,
     )
 )

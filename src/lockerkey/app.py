@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from lockerkey.cabinet.base import CabinetError, CabinetLink
-from lockerkey.cabinet.scripted import ScriptedCabinet
+from lockerkey.cabinet.base import CabinetError, CabinetLink, CommandRefused
+from lockerkey.cabinet.serial_link import SerialCabinet
 from lockerkey.config import Settings
 from lockerkey.core import rules
 from lockerkey.core.engine import Engine
-from lockerkey.core.events import Event, Notice, Now, Scan, Step, Tick
+from lockerkey.core.events import Event, Notice, Now, Scan, Step, Tick, Unlock, UnlockRefused
 from lockerkey.core.layout import CabinetSpec, Layout, LockerSpec, Policy, ZoneRule
 from lockerkey.core.messages import render
 from lockerkey.core.state import View
@@ -91,17 +91,14 @@ def build_policy(settings: Settings) -> Policy:
     )
 
 
-def build_cabinets(settings: Settings, delay: float = 1.0) -> list[CabinetLink]:
-    """One link per [[cabinet]]; only the scripted cabinet exists in this build."""
-    links: list[CabinetLink] = []
-    for i, cab in enumerate(settings.cabinets):
-        if cab.port != "scripted":
-            raise SetupError(
-                f"cabinet[{i + 1}].port = {cab.port!r}: the serial cabinet driver is not part of"
-                ' this build yet; use port = "scripted" for a simulated cabinet'
-            )
-        links.append(ScriptedCabinet(i, len(cab.lockers), cab.kind == "shared_door", delay=delay))
-    return links
+def build_cabinets(settings: Settings) -> list[CabinetLink]:
+    """One serial link per [[cabinet]], each mapped to its own lockers in slot order."""
+    return [
+        SerialCabinet(
+            i, cab.name, cab.port, len(cab.lockers), cab.kind == "shared_door", cab.baudrate
+        )
+        for i, cab in enumerate(settings.cabinets)
+    ]
 
 
 def open_ledger(settings: Settings) -> Ledger:
@@ -161,6 +158,11 @@ class Kiosk:
         for command in step.commands:
             try:
                 await self.cabinets[command.cabinet].send(command)
+            except CommandRefused as err:
+                log.error("cabinet %d: %s", command.cabinet, err)
+                self.ledger.audit("command_refused", self.clock.now().wall, error=str(err))
+                if isinstance(command, Unlock):
+                    self.emit(UnlockRefused(command.cabinet, command.slot, err.code))
             except CabinetError as err:
                 log.error("cabinet %d: %s failed: %s", command.cabinet, command, err)
                 self.ledger.audit("command_failed", self.clock.now().wall, error=str(err))

@@ -1,4 +1,4 @@
-"""The ``lockerkey`` command: run, demo, init, members import, status, check."""
+"""The ``lockerkey`` command: run, demo, init, members import, status, check, simulate."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         parents=[common],
-        help="the kiosk in this terminal: scripted cabinet, sample members, no network",
+        help="the kiosk in this terminal: simulated cabinet, sample members, no network",
     )
     demo.add_argument("--data-dir", type=Path, help="keep the demo's ledger here")
     demo.add_argument("--no-tour", action="store_true", help="skip the built-in tour")
@@ -61,6 +61,23 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="show every locker")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("check", parents=[common], help="check settings, database and ledger rules")
+    sim = sub.add_parser("simulate", help="a software cabinet controller on a pty or TCP port")
+    sim.add_argument("--slots", type=int, default=24, help="key slots (default 24)")
+    sim.add_argument("--shared-door", action="store_true", help="one shared door (slot 0)")
+    sim.add_argument("--doors", action="store_true", help="a door sensor on every slot")
+    where = sim.add_mutually_exclusive_group()
+    where.add_argument("--link", help="keep a symlink at LINK pointing to the pty")
+    where.add_argument("--tcp", type=int, metavar="PORT", help="listen on TCP (0: any port)")
+    sim.add_argument("--host", default="127.0.0.1", help="TCP address (default 127.0.0.1)")
+    sim.add_argument("--seed", type=int, help="seed for boot ids and faults")
+    sim.add_argument(
+        "--auto", type=float, metavar="SECONDS", help="a pretend member acts after an unlock"
+    )
+    for name, what in (("drop", "dropping"), ("corrupt", "corrupting"), ("dup", "doubling")):
+        sim.add_argument(
+            f"--{name}", type=float, default=0.0, metavar="P", help=f"chance of {what} a sent line"
+        )
+    sim.add_argument("--delay", type=int, default=0, metavar="MS", help="delay every sent line")
     return parser
 
 
@@ -72,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _init(config, args.force)
     if args.command == "demo":
         return _demo(args.data_dir, not args.no_tour, args.delay)
+    if args.command == "simulate":
+        from lockerkey.cabinet.sim_console import main as simulate  # noqa: PLC0415
+
+        return simulate(args)
     try:
         settings = load_settings(config)
     except ConfigError as err:
@@ -260,7 +281,7 @@ def _demo(data_dir: Path | None, tour: bool, delay: float) -> int:
     from lockerkey.demo import Demo, prepare  # noqa: PLC0415
 
     settings, where = prepare(data_dir)
-    print(f"lockerkey demo: a scripted cabinet of 24 lockers; ledger in {where}/locker.db")
+    print(f"lockerkey demo: a simulated cabinet of 24 lockers; ledger in {where}/locker.db")
 
     async def go() -> None:
         await Demo(settings, delay=delay).main(tour=tour, interactive=True)

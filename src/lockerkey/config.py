@@ -401,11 +401,11 @@ def example_config() -> str:
 
 
 def demo_settings(data_dir: Path) -> Settings:
-    """Return the settings of `lockerkey demo`: one scripted cabinet of 24 lockers, two zones."""
+    """Return the settings of `lockerkey demo`: one simulated cabinet of 24 lockers, two zones."""
     return settings_from_mapping(
         {
             "data_dir": str(data_dir),
-            "cabinet": [{"port": "scripted", "lockers": "1-24"}],
+            "cabinet": [{"port": "simulator", "lockers": "1-24"}],
             "zone": [
                 {
                     "name": "male",

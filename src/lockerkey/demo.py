@@ -1,8 +1,15 @@
-"""``lockerkey demo``: the whole engine in a terminal, on a scripted cabinet and sample members."""
+"""``lockerkey demo``: the whole kiosk in a terminal, on simulated cabinets and sample members.
+
+Each cabinet is the protocol-exact simulator on a pseudo-terminal, with a pretend member who
+takes or returns a key after every unlock; the kiosk reaches it through the real serial driver,
+exactly as it would reach an ESP32.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 
 from lockerkey.app import Kiosk, TerminalDisplay, build_cabinets, open_ledger
-from lockerkey.cabinet.scripted import ScriptedCabinet
+from lockerkey.cabinet.controller import Controller
+from lockerkey.cabinet.simulator import Simulator
 from lockerkey.config import Settings, demo_settings
 from lockerkey.core.events import Cancel, Select
 from lockerkey.core.state import Phase
@@ -50,20 +58,39 @@ class Demo:
     ) -> None:
         self.out = out
         self.settings = settings
+        self.delay = delay
         self.ledger = open_ledger(settings)
-        self.links = build_cabinets(settings, delay=delay)
-        # The pretend cabinet starts as the ledger last saw it, so a kept data dir stays true.
-        states = self.ledger.load_lockers()
-        for link, cab in zip(self.links, settings.cabinets, strict=True):
-            if isinstance(link, ScriptedCabinet):
-                for slot, number in enumerate(cab.lockers, start=1):
-                    state = states.get(number)
-                    link.keys[slot] = state is None or state.key is not False
-        self.kiosk = Kiosk(
-            settings, self.ledger, self.links, TerminalDisplay(settings.language, out)
-        )
+        self.sims: list[Simulator] = []
         self.settled = asyncio.Event()
+
+    async def plug_in(self) -> Kiosk:
+        """Start one simulator per cabinet, as the ledger last saw it, and the kiosk on them."""
+        states = self.ledger.load_lockers()
+        cabinets = []
+        for cab in self.settings.cabinets:
+            controller = Controller(
+                len(cab.lockers),
+                cab.kind == "shared_door",
+                rng=random.Random(),  # noqa: S311
+            )
+            # A kept data dir: the keys members still hold are not in the cabinet. Taken before
+            # power-up, so the controller's first readings already show them gone.
+            for slot, number in enumerate(cab.lockers, start=1):
+                state = states.get(number)
+                if state is not None and state.key is False:
+                    controller.take(slot, 0, force=True)
+            sim = Simulator(controller, auto=self.delay)
+            self.sims.append(sim)
+            cabinets.append(dataclasses.replace(cab, port=await sim.start_pty()))
+        self.settings = dataclasses.replace(self.settings, cabinets=tuple(cabinets))
+        self.kiosk = Kiosk(
+            self.settings,
+            self.ledger,
+            build_cabinets(self.settings),
+            TerminalDisplay(self.settings.language, self.out),
+        )
         self.kiosk.listeners.append(lambda _step: self._note())
+        return self.kiosk
 
     def _note(self) -> None:
         if self.kiosk.engine.phase in (Phase.IDLE, Phase.CHOOSE_LOCKER):
@@ -94,9 +121,8 @@ class Demo:
         elif word == "/cancel":
             self.kiosk.emit(Cancel())
         elif word == "/misplace":
-            for link in self.links:
-                if isinstance(link, ScriptedCabinet):
-                    link.misplace_next = True
+            for sim in self.sims:
+                sim.misplace_next = True
         elif word == "/status":
             self.print_status()
         else:
@@ -128,7 +154,8 @@ class Demo:
     async def main(self, tour: bool, interactive: bool) -> None:
         """Run the kiosk, the tour and/or typed input, then stop cleanly."""
         stop = asyncio.Event()
-        runner = asyncio.create_task(self.kiosk.run(stop))
+        kiosk = await self.plug_in()
+        runner = asyncio.create_task(kiosk.run(stop))
         try:
             await self.settle()
             if tour and reports.rental_count(self.ledger):
@@ -145,4 +172,6 @@ class Demo:
         finally:
             stop.set()
             await runner
+            for sim in self.sims:
+                await sim.stop()
             self.ledger.close()

@@ -14,6 +14,14 @@ class CabinetError(Exception):
     """A cabinet link failed in a way its caller must know about."""
 
 
+class CommandRefused(CabinetError):
+    """The controller answered a command with an error code: it certainly did not act."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class CabinetLink(Protocol):
     """One controller: reports sensor events and status, carries out commands."""
 

@@ -25,6 +25,7 @@ from lockerkey.core.events import (
     Step,
     Tick,
     Unlock,
+    UnlockRefused,
 )
 from lockerkey.core.layout import UNLOCK_MAX_MS, Layout, Policy
 from lockerkey.core.messages import Msg
@@ -90,6 +91,8 @@ class Engine:
                 recovery.on_snapshot(self, event)
             case LinkLost(cabinet=cab, reason=reason):
                 recovery.on_link_lost(self, cab, reason)
+            case UnlockRefused(cabinet=cab, slot=slot, reason=reason):
+                recovery.on_unlock_refused(self, cab, slot, reason)
         return self._flush()
 
     def start(self, now: Now) -> Step:
@@ -409,7 +412,7 @@ class Engine:
             self._write(ops.CancelRental(s.tx_id, self._now.wall, status))
         self._finish(status)
         params = {"locker": s.locker} if s.locker else {}
-        self._say(msg, "error" if status == "timeout" else "info", **params)
+        self._say(msg, "info" if status == "cancelled" else "error", **params)
 
     # ---- sensors -----------------------------------------------------------------------------
 

@@ -96,7 +96,27 @@ class LinkLost:
     reason: str
 
 
-Event = Scan | Select | Cancel | Tick | KeySensed | DoorSensed | LockSensed | Snapshot | LinkLost
+@dataclass(frozen=True)
+class UnlockRefused:
+    """A controller answered an unlock with an error: the slot certainly did not open."""
+
+    cabinet: int
+    slot: int
+    reason: str
+
+
+Event = (
+    Scan
+    | Select
+    | Cancel
+    | Tick
+    | KeySensed
+    | DoorSensed
+    | LockSensed
+    | Snapshot
+    | LinkLost
+    | UnlockRefused
+)
 
 
 # ---- cabinet commands out ----------------------------------------------------------------------

@@ -37,6 +37,7 @@ class Msg(StrEnum):
     NO_ACTIVE_RENTAL = "no_active_rental"
     OUT_OF_SERVICE = "out_of_service"
     LINK_LOST = "link_lost"
+    UNLOCK_FAILED = "unlock_failed"
     FORCED_REMOVAL = "forced_removal"
     KEY_MISSING = "key_missing"
 
@@ -108,6 +109,10 @@ CATALOGUE: Mapping[Msg, tuple[str, str]] = {
     Msg.LINK_LOST: (
         "보관함과 연결이 끊겼습니다. 직원에게 문의해 주세요",
         "Lost contact with the key cabinet. Please ask staff",
+    ),
+    Msg.UNLOCK_FAILED: (
+        "보관함을 열지 못했습니다. 직원에게 문의해 주세요",
+        "The cabinet could not be opened. Please ask staff",
     ),
     Msg.KEY_MISSING: (
         "{locker}번 칸에 키가 없습니다. 직원에게 알렸습니다",

@@ -156,6 +156,17 @@ def on_link_lost(engine: Engine, cab: int, reason: str) -> None:
             engine._say(Msg.OUT_OF_SERVICE, "error")
 
 
+def on_unlock_refused(engine: Engine, cab: int, slot: int, reason: str) -> None:
+    """A controller refused to open a slot of the current step: end that step, nothing taken."""
+    s = engine.session
+    engine._audit(
+        "unlock_refused", s.member_id if s else None, cabinet=cab, slot=slot, reason=reason
+    )
+    if s is None or (cab, slot) not in s.opened:
+        return  # an old session's unlock, or a re-arm after the step ended
+    engine._end_step("failed", Msg.UNLOCK_FAILED)
+
+
 def start(engine: Engine) -> None:
     """At startup: sessions that never unlocked anything are simply over."""
     for p in list(engine.unresolved):

@@ -1,0 +1,325 @@
+"""The host driver and the engine against the simulator, over real ptys and TCP sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from lockerkey.cabinet.base import CabinetError
+from lockerkey.cabinet.controller import Controller
+from lockerkey.cabinet.serial_link import LinkDown, SerialCabinet
+from lockerkey.cabinet.simulator import Faults, Simulator
+from lockerkey.core.events import Event, Snapshot, Unlock
+from lockerkey.core.state import Phase
+from lockerkey.store import reports
+from tests.live import Site, eventually, open_site
+
+
+def rental_rows(site: Site) -> list[tuple[str, str, int]]:
+    rows = site.ledger.conn.execute(
+        "SELECT locker_number, status, rental_verified FROM rentals ORDER BY rental_id"
+    )
+    return [tuple(r) for r in rows]
+
+
+def picture_matches(site: Site, index: int = 0) -> bool:
+    """The driver's picture of keys, doors and locks equals the controller's status."""
+    link, sim = site.link(index), site.sims[index]
+    if link.picture is None:
+        return False
+    return snapshot_strings(site, index) == sim.controller.status()
+
+
+def snapshot_strings(site: Site, index: int = 0) -> tuple[str, str, str]:
+    picture = site.link(index).picture
+    assert picture is not None
+    snap = picture.snapshot(index)
+    return snap.keys, snap.doors, snap.locks
+
+
+async def test_a_per_slot_rental_and_return(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 8)
+    sim = site.sims[0]
+    try:
+        site.kiosk.scan("M1")
+        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
+        locker = site.engine.session.locker
+        slot = int(locker)
+        await eventually(lambda: not sim.controller.is_locked(slot), why="slot unlocked")
+        sim.take(slot)
+        await eventually(lambda: site.engine.phase is Phase.IDLE, why="rental confirmed")
+        await eventually(lambda: sim.controller.is_locked(slot), why="relocked")
+        assert rental_rows(site) == [(locker, "active", 1)]
+        site.kiosk.scan(f"KEY-{locker}")
+        await eventually(lambda: not sim.controller.is_locked(slot), why="unlocked for return")
+        sim.insert(slot)
+        await eventually(lambda: rental_rows(site) == [(locker, "returned", 1)])
+        await eventually(lambda: sim.controller.is_locked(slot))
+        await eventually(lambda: picture_matches(site))
+        assert site.said(f"Locker {locker} is yours") and site.said(f"Locker {locker} returned")
+        assert reports.invariant_problems(site.ledger) == []
+    finally:
+        await site.stop()
+
+
+async def test_a_shared_door_rental_and_return(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 6, shared_door=True)
+    sim = site.sims[0]
+    try:
+        site.kiosk.scan("M2")
+        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
+        await eventually(lambda: not sim.controller.is_locked(0), why="shared door unlocked")
+        sim.open_door(0)
+        sim.take(4)  # the member picks any key: the first one taken decides the locker
+        await eventually(lambda: rental_rows(site) == [("4", "active", 1)])
+        await eventually(lambda: sim.controller.is_locked(0), why="door relocked at once")
+        sim.close_door(0)
+        site.kiosk.scan("KEY-4")
+        await eventually(lambda: not sim.controller.is_locked(0))
+        sim.open_door(0)
+        sim.insert(4)
+        await eventually(lambda: rental_rows(site) == [("4", "returned", 1)])
+        sim.close_door(0)
+        await eventually(lambda: sim.controller.is_locked(0))
+        await eventually(lambda: picture_matches(site))
+        assert reports.invariant_problems(site.ledger) == []
+    finally:
+        await site.stop()
+
+
+async def test_over_tcp_like_a_serial_server(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4, tcp=True)
+    try:
+        assert site.link().port.startswith("socket://127.0.0.1:")
+        site.kiosk.scan("M1")
+        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
+        slot = int(site.engine.session.locker)
+        await eventually(lambda: not site.sims[0].controller.is_locked(slot))
+        site.sims[0].take(slot)
+        await eventually(lambda: rental_rows(site) == [(str(slot), "active", 1)])
+    finally:
+        await site.stop()
+
+
+async def test_link_loss_during_a_rental_and_the_key_taken_while_unplugged(
+    tmp_path: Path,
+) -> None:
+    site = await open_site(tmp_path, 8)
+    sim = site.sims[0]
+    try:
+        site.kiosk.scan("M1")
+        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
+        locker = site.engine.session.locker
+        slot = int(locker)
+        await eventually(lambda: not sim.controller.is_locked(slot))
+        await sim.unplug()
+        await eventually(lambda: site.engine.phase is Phase.OUT_OF_SERVICE, why="out of service")
+        assert site.said("Lost contact with the key cabinet")
+        assert rental_rows(site) == [(locker, "pending", 0)]  # nothing the sensors did not say
+        sim.take(slot)  # the member still got the key out while the cable was loose
+        await sim.replug()
+        await eventually(lambda: rental_rows(site) == [(locker, "active", 1)], why="recovered")
+        await eventually(lambda: site.engine.phase is Phase.IDLE)
+        await eventually(lambda: sim.controller.is_locked(slot), why="locked on reconnect")
+        assert site.engine.lockers[locker].holder is not None
+        assert site.link().stats["link_lost"] == 1 and site.link().stats["connects"] >= 2
+        assert reports.invariant_problems(site.ledger) == []
+    finally:
+        await site.stop()
+
+
+async def test_a_controller_reset_while_unplugged_cancels_an_untaken_rental(
+    tmp_path: Path,
+) -> None:
+    site = await open_site(tmp_path, 8)
+    sim = site.sims[0]
+    try:
+        site.kiosk.scan("M1")
+        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
+        locker = site.engine.session.locker
+        await sim.unplug()
+        await eventually(lambda: site.engine.phase is Phase.OUT_OF_SERVICE)
+        await sim.replug(reset=True)
+        await eventually(lambda: rental_rows(site) == [(locker, "cancelled", 0)])
+        await eventually(lambda: site.engine.phase is Phase.IDLE)
+        assert site.engine.lockers[locker].holder is None
+    finally:
+        await site.stop()
+
+
+async def test_silence_is_a_link_loss_and_the_link_comes_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    site = await open_site(tmp_path, 4)
+    try:
+        link = site.link()
+        with caplog.at_level(logging.WARNING, logger="lockerkey.cabinet"):
+            site.sims[0].silence(3.5)
+            await eventually(lambda: link.stats["link_lost"] == 1, timeout=6)
+            # Whichever comes first: the idle ping going unanswered, or 3 s without a frame.
+            assert re.search(r"link lost: (no valid frame for 3 s|no reply to ping)", caplog.text)
+            assert site.engine.phase is Phase.OUT_OF_SERVICE
+            assert site.said("Out of service")
+            await eventually(lambda: site.engine.phase is Phase.IDLE, timeout=10, why="back")
+        assert link.online and link.stats["connects"] == 2
+    finally:
+        await site.stop()
+
+
+async def test_a_reboot_is_noticed_and_relearned(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4)
+    sim = site.sims[0]
+    try:
+        link = site.link()
+        first = link.boot
+        new = sim.reboot()
+        await eventually(lambda: link.boot == new and link.online, why="relearned the boot id")
+        assert first != new and link.stats["reboots"] == 1 and link.stats["link_lost"] == 1
+        await eventually(lambda: site.engine.phase is Phase.IDLE)
+    finally:
+        await site.stop()
+
+
+async def test_stale_boot_is_never_repeated_blindly(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4)
+    sim = site.sims[0]
+    try:
+        link = site.link()
+        sim.faults.drop = 1.0  # the boot event after the reset never arrives
+        sim.reboot()
+        sim.faults.drop = 0.0
+        with pytest.raises(LinkDown, match="restarted"):
+            await link.send(Unlock(0, 3, 5000))
+        assert sim.controller.is_locked(3)  # refused as stale_boot, and not sent again
+        await eventually(lambda: link.online and link.boot == sim.controller.boot)
+        assert sim.controller.is_locked(3)
+    finally:
+        await site.stop()
+
+
+async def test_a_lost_event_is_caught_by_the_heartbeat_and_resynced(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4)
+    sim = site.sims[0]
+    try:
+        link = site.link()
+        sim.faults.drop = 1.0
+        sim.take(2, force=True)
+        await eventually(lambda: sim.counters["dropped"] >= 1, why="the key event was dropped")
+        sim.faults.drop = 0.0
+        await eventually(lambda: link.stats["resyncs"] >= 1, timeout=3, why="a resync")
+        await eventually(lambda: picture_matches(site))
+        assert snapshot_strings(site)[0] == "-1011"
+        await eventually(lambda: site.engine.lockers["2"].key is False)
+    finally:
+        await site.stop()
+
+
+async def test_retries_by_id_never_execute_a_command_twice(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4, faults=Faults(drop=0.3), seed=3)
+    sim = site.sims[0]
+    link = site.link()
+    executed: list[int] = []
+    sim.controller.on_execute = lambda rid, message: executed.append(rid)
+    done = 0
+    try:
+        for _ in range(20):
+            await eventually(lambda: link.online, why="online again after a failed request")
+            try:
+                await link.send(Unlock(0, 1, 1000))
+            except CabinetError:
+                continue  # the outcome is unknown: a link loss, never a blind repeat
+            done += 1
+        assert link.stats["retries"] > 0  # replies were lost and requests resent by id
+        # However often a request was resent, the controller ran it once.
+        assert len(executed) == len(set(executed)) and done >= 1
+    finally:
+        await site.stop()
+
+
+BANNER = (
+    b"ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+    b"MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32\r\n"
+    b'Type "help()" for more information.\r\n>>> '
+)
+
+
+async def test_garbage_on_the_line_is_dropped_counted_and_logged_sparingly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    site = await open_site(tmp_path, 4)
+    sim = site.sims[0]
+    link = site.link()
+    try:
+        with caplog.at_level(logging.WARNING, logger="lockerkey.cabinet"):
+            sim.write_raw(BANNER + b"\n")
+            noise = bytes(b for b in range(256) if b != ord("\n")) * 40
+            sim.write_raw(noise + b"\n")  # 10 kB of noise in one line
+            sim.write_raw(b"[1,2]*" + b"%04X" % 0 + b"\n")
+            sim.faults.corrupt = 0.2
+            for _ in range(10):  # replies and lock events, some of them mangled
+                await eventually(lambda: link.online)
+                with contextlib.suppress(CabinetError):  # 3 mangled replies in a row: link lost
+                    await link.send(Unlock(0, 2, 200))
+            sim.faults.corrupt = 0.0
+            await eventually(lambda: picture_matches(site), why="picture right after the noise")
+        dropped = link.decoder.dropped
+        assert dropped["no_crc"] >= 4 and dropped["too_long"] >= 1
+        assert dropped["bad_crc"] + dropped["no_crc"] >= 4 + sim.counters["corrupted"] // 2
+        warnings = [r for r in caplog.records if "dropped a line" in r.getMessage()]
+        assert len(warnings) == len({r.getMessage().split("(")[1] for r in warnings})  # 1/reason
+        assert len(warnings) <= len(dropped)
+        assert site.engine.phase is Phase.IDLE
+    finally:
+        await site.stop()
+
+
+async def test_a_controller_with_other_slots_is_refused_with_a_clear_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = Simulator(Controller(6, False, rng=random.Random(2)))
+    await sim.start_pty(tmp_path / "odd")
+    link = SerialCabinet(0, "cab1", sim.url, 8, False)
+    events: list[Event] = []
+    task = asyncio.create_task(link.run(events.append))
+    try:
+        with caplog.at_level(logging.WARNING, logger="lockerkey.cabinet"):
+            await eventually(lambda: "6 slots" in caplog.text, why="a message naming both counts")
+        assert "8 lockers" in caplog.text and not link.online
+        assert not any(isinstance(e, Snapshot) for e in events)
+        assert sim.controller.unlocked == [] and link.stats["connects"] >= 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await sim.stop()
+
+
+async def test_a_missing_port_is_retried_until_it_appears(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ttyCABINET"
+    link = SerialCabinet(0, "cab1", str(path), 4, False)
+    events: list[Event] = []
+    sim = Simulator(Controller(4, False, rng=random.Random(4)))
+    with caplog.at_level(logging.WARNING, logger="lockerkey.cabinet"):
+        task = asyncio.create_task(link.run(events.append))
+        try:
+            await eventually(lambda: "cannot connect" in caplog.text)
+            await sim.start_pty(path)  # plugged in later
+            await eventually(lambda: link.online, why="connected once the port exists")
+            assert isinstance(events[0], Snapshot) and events[0].keys == "-1111"
+            assert caplog.text.count("cannot connect") == 1  # the same reason is said once
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await sim.stop()
+
+
+def test_request_ids_start_at_random() -> None:
+    starts = {SerialCabinet(0, "a", "/dev/null", 4, False)._next_id for _ in range(5)}
+    assert len(starts) == 5 and all(1 <= n < 2**31 for n in starts)
