@@ -36,6 +36,7 @@ def site_settings(
     slots: int,
     kind: str = "per_slot",
     selection: str = "auto",
+    zones: list[dict[str, object]] | None = None,
 ) -> Settings:
     """Settings for cabinets of ``slots`` lockers each on the given ports, numbered on."""
     cabinets = [
@@ -53,6 +54,7 @@ def site_settings(
             "timezone": "Asia/Seoul",
             "cabinet": cabinets,
             "session": {"selection": selection, "timeout_s": 30},
+            "zone": zones or [],
         }
     )
 
@@ -116,6 +118,7 @@ async def open_site(
     faults: Faults | None = None,
     seed: int = 7,
     members: tuple[str, ...] = ("M1", "M2", "M3"),
+    zones: list[dict[str, object]] | None = None,
 ) -> Site:
     """Start ``cabinets`` simulators and a kiosk on them; members are added to the ledger."""
     sims = []
@@ -128,7 +131,7 @@ async def open_site(
             await sim.start_pty(tmp_path / f"cabinet{i + 1}")
         sims.append(sim)
     kind = "shared_door" if shared_door else "per_slot"
-    settings = site_settings(tmp_path, [sim.url for sim in sims], slots, kind)
+    settings = site_settings(tmp_path, [sim.url for sim in sims], slots, kind, zones=zones)
     site = Site(settings, sims)
     add_members(site.ledger, *members)
     await site.start()
