@@ -323,3 +323,26 @@ async def test_a_missing_port_is_retried_until_it_appears(
 def test_request_ids_start_at_random() -> None:
     starts = {SerialCabinet(0, "a", "/dev/null", 4, False)._next_id for _ in range(5)}
     assert len(starts) == 5 and all(1 <= n < 2**31 for n in starts)
+
+
+async def test_two_controllers_each_with_its_own_lockers(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4, cabinets=2)
+    first, second = site.sims
+    try:
+        await first.unplug()  # only the second cabinet (lockers 5-8) can serve now
+        await eventually(lambda: site.engine.online == {1})
+        assert site.engine.phase is Phase.IDLE
+        site.kiosk.scan("M1")
+        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
+        locker = site.engine.session.locker
+        assert locker in {"5", "6", "7", "8"}
+        slot = int(locker) - 4  # locker 5 is the second controller's slot 1
+        await eventually(lambda: not second.controller.is_locked(slot))
+        second.take(slot)
+        await eventually(lambda: rental_rows(site) == [(locker, "active", 1)])
+        assert first.controller.status()[0] == "-1111"  # nothing moved in the other cabinet
+        await first.replug()
+        await eventually(lambda: site.engine.online == {0, 1})
+        await eventually(lambda: picture_matches(site, 0) and picture_matches(site, 1))
+    finally:
+        await site.stop()

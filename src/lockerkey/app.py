@@ -24,10 +24,6 @@ from lockerkey.store.ledger import Ledger
 log = logging.getLogger("lockerkey")
 
 
-class SetupError(Exception):
-    """The settings ask for something this build cannot provide."""
-
-
 class Clock:
     """The real clocks: aware UTC wall time and the monotonic clock."""
 

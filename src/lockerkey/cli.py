@@ -217,7 +217,6 @@ def _check(settings: Settings) -> int:
 def _run(settings: Settings) -> int:
     from lockerkey.app import (  # noqa: PLC0415
         Kiosk,
-        SetupError,
         TerminalDisplay,
         build_cabinets,
         build_layout,
@@ -234,11 +233,7 @@ def _run(settings: Settings) -> int:
             'use "stdin" or "none"'
         )
         return EXIT_FAIL
-    try:
-        links = build_cabinets(settings)
-    except SetupError as err:
-        _err(str(err))
-        return EXIT_FAIL
+    links = build_cabinets(settings)
     ledger = open_ledger(settings)
 
     async def serve() -> None:
