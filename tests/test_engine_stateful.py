@@ -34,6 +34,7 @@ from lockerkey.core.events import (
     Snapshot,
     Tick,
     Unlock,
+    UnlockRefused,
 )
 from lockerkey.core.layout import Layout, Policy
 from lockerkey.core.model import CabinetKind, MemberStatus
@@ -251,6 +252,14 @@ class CabinetMachine(RuleBasedStateMachine):
                 if self.connected:
                     self.feed(LockSensed(0, lock, True))
         self.feed(Tick())
+
+    @precondition(lambda self: self.connected and self.phys.unlocked_until)
+    @rule(data=st.data())
+    def unlock_refused(self, data: st.DataObject) -> None:
+        """The controller answered the last unlock with hw_fault: that lock never opened."""
+        lock = data.draw(st.sampled_from(sorted(self.phys.unlocked_until)))
+        del self.phys.unlocked_until[lock]
+        self.feed(UnlockRefused(0, lock, "hw_fault"))
 
     @precondition(lambda self: self.connected)
     @rule()

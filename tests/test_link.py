@@ -36,6 +36,17 @@ def picture_matches(site: Site, index: int = 0) -> bool:
     return snapshot_strings(site, index) == sim.controller.status()
 
 
+async def begin_rental(site: Site, member: str = "M1", index: int = 0) -> tuple[str, int]:
+    """A member scans; returns the locker offered and its slot, once that slot is unlocked."""
+    site.kiosk.scan(member)
+    await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
+    locker = site.engine.session.locker
+    slot = site.engine.layout.lockers[locker].slot
+    controller = site.sims[index].controller
+    await eventually(lambda: not controller.is_locked(slot), why=f"slot {slot} unlocked")
+    return locker, slot
+
+
 def snapshot_strings(site: Site, index: int = 0) -> tuple[str, str, str]:
     picture = site.link(index).picture
     assert picture is not None
@@ -47,11 +58,7 @@ async def test_a_per_slot_rental_and_return(tmp_path: Path) -> None:
     site = await open_site(tmp_path, 8)
     sim = site.sims[0]
     try:
-        site.kiosk.scan("M1")
-        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
-        locker = site.engine.session.locker
-        slot = int(locker)
-        await eventually(lambda: not sim.controller.is_locked(slot), why="slot unlocked")
+        locker, slot = await begin_rental(site)
         sim.take(slot)
         await eventually(lambda: site.engine.phase is Phase.IDLE, why="rental confirmed")
         await eventually(lambda: sim.controller.is_locked(slot), why="relocked")
@@ -97,10 +104,7 @@ async def test_over_tcp_like_a_serial_server(tmp_path: Path) -> None:
     site = await open_site(tmp_path, 4, tcp=True)
     try:
         assert site.link().port.startswith("socket://127.0.0.1:")
-        site.kiosk.scan("M1")
-        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
-        slot = int(site.engine.session.locker)
-        await eventually(lambda: not site.sims[0].controller.is_locked(slot))
+        _, slot = await begin_rental(site)
         site.sims[0].take(slot)
         await eventually(lambda: rental_rows(site) == [(str(slot), "active", 1)])
     finally:
@@ -113,11 +117,7 @@ async def test_link_loss_during_a_rental_and_the_key_taken_while_unplugged(
     site = await open_site(tmp_path, 8)
     sim = site.sims[0]
     try:
-        site.kiosk.scan("M1")
-        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
-        locker = site.engine.session.locker
-        slot = int(locker)
-        await eventually(lambda: not sim.controller.is_locked(slot))
+        locker, slot = await begin_rental(site)
         await sim.unplug()
         await eventually(lambda: site.engine.phase is Phase.OUT_OF_SERVICE, why="out of service")
         assert site.said("Lost contact with the key cabinet")
@@ -140,9 +140,7 @@ async def test_a_controller_reset_while_unplugged_cancels_an_untaken_rental(
     site = await open_site(tmp_path, 8)
     sim = site.sims[0]
     try:
-        site.kiosk.scan("M1")
-        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
-        locker = site.engine.session.locker
+        locker, _ = await begin_rental(site)
         await sim.unplug()
         await eventually(lambda: site.engine.phase is Phase.OUT_OF_SERVICE)
         await sim.replug(reset=True)
@@ -332,17 +330,28 @@ async def test_two_controllers_each_with_its_own_lockers(tmp_path: Path) -> None
         await first.unplug()  # only the second cabinet (lockers 5-8) can serve now
         await eventually(lambda: site.engine.online == {1})
         assert site.engine.phase is Phase.IDLE
-        site.kiosk.scan("M1")
-        await eventually(lambda: site.engine.phase is Phase.TAKE_KEY)
-        locker = site.engine.session.locker
-        assert locker in {"5", "6", "7", "8"}
-        slot = int(locker) - 4  # locker 5 is the second controller's slot 1
-        await eventually(lambda: not second.controller.is_locked(slot))
+        locker, slot = await begin_rental(site, index=1)
+        assert locker in {"5", "6", "7", "8"} and slot == int(locker) - 4  # 5 is slot 1 there
         second.take(slot)
         await eventually(lambda: rental_rows(site) == [(locker, "active", 1)])
         assert first.controller.status()[0] == "-1111"  # nothing moved in the other cabinet
         await first.replug()
         await eventually(lambda: site.engine.online == {0, 1})
         await eventually(lambda: picture_matches(site, 0) and picture_matches(site, 1))
+    finally:
+        await site.stop()
+
+
+async def test_duplicated_lines_are_applied_once_without_a_resync(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4)
+    sim, link = site.sims[0], site.link()
+    try:
+        sim.faults.dup = 1.0  # every line twice
+        await link.send(Unlock(0, 3, 60000))
+        sim.take(3)
+        await eventually(lambda: link.stats["repeated_events"] >= 2, why="both events seen twice")
+        await eventually(lambda: picture_matches(site))
+        assert link.stats["resyncs"] == 0 and link.stats["stray_replies"] >= 1
+        assert snapshot_strings(site) == ("-1101", "-----", "-1101")
     finally:
         await site.stop()

@@ -62,24 +62,7 @@ def site(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def cabinet(site: Path) -> Iterator[subprocess.Popen[str]]:
     """``lockerkey simulate`` on a pty linked at site/cabinet.link, driven through its stdin."""
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lockerkey",
-            "simulate",
-            "--slots",
-            "4",
-            "--link",
-            "cabinet.link",
-        ],
-        cwd=site,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    sim = spawn(site, "simulate", "--slots", "4", "--link", "cabinet.link")
     assert sim.stdout is not None and sim.stdin is not None
     assert "listening on cabinet.link -> /dev/pts/" in sim.stdout.readline()
     yield sim
@@ -96,11 +79,10 @@ def ask(sim: subprocess.Popen[str], command: str) -> str:
     return sim.stdout.readline().strip()
 
 
-def test_run_rents_returns_and_stops_cleanly_on_sigterm(
-    site: Path, cabinet: subprocess.Popen[str]
-) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lockerkey", "run"],
+def spawn(site: Path, *args: str) -> subprocess.Popen[str]:
+    """``python -m lockerkey ARGS`` in the site folder, with pipes for all three streams."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "lockerkey", *args],
         cwd=site,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -108,6 +90,12 @@ def test_run_rents_returns_and_stops_cleanly_on_sigterm(
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def test_run_rents_returns_and_stops_cleanly_on_sigterm(
+    site: Path, cabinet: subprocess.Popen[str]
+) -> None:
+    proc = spawn(site, "run")
     assert proc.stdin is not None and proc.stdout is not None
     try:
         read_until(proc.stdout, "[idle]")

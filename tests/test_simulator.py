@@ -329,7 +329,8 @@ async def test_auto_member_takes_and_returns_and_misplaces() -> None:
         await host.request(id=5, cmd="unlock", slot=2, ms=5000, boot=boot)
         await host.frame(is_event("key", slot=2, present=False))
         await host.request(id=6, cmd="lock", slot=2, boot=boot)
-        sim.misplace_next = True
+        assert sim.member is not None
+        sim.member.misplace_next = True
         await host.request(id=7, cmd="unlock", slot=2, ms=5000, boot=boot)
         wrong = await host.frame(is_event("key", present=True))
         assert wrong["slot"] == 3
@@ -349,7 +350,8 @@ async def test_auto_member_at_a_shared_door() -> None:
         assert (await host.frame(is_event("key")))["slot"] == 1
         assert (await host.frame(is_event("door", slot=0)))["open"] is False
         await host.request(id=2, cmd="lock", slot=0, boot=boot)
-        sim.return_next = True
+        assert sim.member is not None
+        sim.member.return_next = True
         await host.request(id=3, cmd="unlock", slot=0, ms=5000, boot=boot)
         back = await host.frame(is_event("key"))
         assert (back["slot"], back["present"]) == (1, True)

@@ -122,7 +122,8 @@ class Demo:
             self.kiosk.emit(Cancel())
         elif word == "/misplace":
             for sim in self.sims:
-                sim.misplace_next = True
+                if sim.member is not None:
+                    sim.member.misplace_next = True
         elif word == "/status":
             self.print_status()
         else:

@@ -119,18 +119,25 @@ class SerialCabinet:
         backoff = self.timing.backoff_min
         last_reason = ""
         while True:
+            reason = "driver error"
+            lost = False
             try:
                 await self._session()
             except (LinkDown, OSError) as err:
                 reason = self._reason() or str(err) or type(err).__name__
+            except asyncio.CancelledError:
+                self._close()  # the kiosk is stopping: nobody needs telling
+                raise
             finally:
-                was_online = self._close()
-            if was_online:
-                self.stats["link_lost"] += 1
-                log.warning("%s: link lost: %s", self.name, reason)
-                emit(LinkLost(self.index, reason))
+                # Also on a crash in the driver: the engine must never trust a dead link.
+                if self._close():
+                    lost = True
+                    self.stats["link_lost"] += 1
+                    log.warning("%s: link lost: %s", self.name, reason)
+                    emit(LinkLost(self.index, reason))
+            if lost:
                 backoff = self.timing.backoff_min
-            elif reason != last_reason:
+            elif reason != last_reason:  # the same failure again and again is said once
                 log.warning("%s: cannot connect on %s: %s", self.name, self.port, reason)
             last_reason = reason
             await asyncio.sleep(backoff)
@@ -375,13 +382,30 @@ class SerialCabinet:
             return
         if self.picture is None:
             return
+        if event.seq <= self._last_seq:
+            self.stats["repeated_events"] += 1  # a duplicated line: already applied
+            return
         if event.seq != self._last_seq + 1:
             self._start_resync(f"event seq {event.seq} after {self._last_seq}")
             if self._held is not None:
                 self._held.append(event)
             return  # not applied: the status decides
         self._last_seq = event.seq
+        if not self._fits(event, self.picture):
+            # The controller reported a sensor or lock its own status says it does not have.
+            self.decoder.drop("malformed")
+            self._drops.drop("malformed", f"no such sensor or lock: {event}")
+            return
         self._apply(event, self.picture)
+
+    @staticmethod
+    def _fits(event: wire.WireEvent, picture: Picture) -> bool:
+        match event:
+            case wire.DoorEvent(slot=slot):
+                return picture.doors[slot] != "-"
+            case wire.LockEvent(slot=slot):
+                return picture.locks[slot] != "-"
+        return True
 
     def _apply(self, event: wire.WireEvent, picture: Picture) -> None:
         match event:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from lockerkey.cabinet.controller import MAX_SLOTS, Controller
+from lockerkey.cabinet.sim_member import PretendMember
 from lockerkey.cabinet.simulator import COUNTER_NAMES, Faults, Simulator
 from lockerkey.readers.stdin import lines
 
@@ -178,13 +179,18 @@ class Console:
 
     async def _misplace(self, args: list[str]) -> str:
         self._no_args(args, "misplace")
-        self.sim.misplace_next = True
+        self._member().misplace_next = True
         return "ok the next automatic return goes into a wrong empty slot"
 
     async def _returning(self, args: list[str]) -> str:
         self._no_args(args, "returning")
-        self.sim.return_next = True
+        self._member().return_next = True
         return "ok at the next shared-door unlock the pretend member returns a key"
+
+    def _member(self) -> PretendMember:
+        if self.sim.member is None:
+            raise ValueError("there is no pretend member: start the simulator with --auto SECONDS")
+        return self.sim.member
 
     async def _help(self, args: list[str]) -> str:
         return HELP

@@ -4,13 +4,7 @@ The host opens the pty's slave path (or ``socket://HOST:PORT``) with pyserial ex
 would open a real controller's USB port. Faults apply to outgoing lines only; what the host
 sends always reaches the controller (the host's own retries are what is under test).
 
-Auto mode (``auto`` seconds) stands in for members at demos: after every executed ``unlock``
-of slot s, a pretend member acts ``auto`` seconds later if that lock is still open. Where
-there is a door sensor it opens the door first and closes it afterwards. At a per-slot lock it
-takes the key of s if there is one, else puts a key back into s. At the shared door (slot 0)
-it takes the key of the lowest slot that holds one, unless ``return_next`` is set: then it
-puts back the key a pretend member took longest ago (or fills the lowest empty slot).
-``misplace_next`` sends the next return into another empty slot instead.
+With ``auto`` seconds, a pretend member (``sim_member.py``) acts after every unlock, for demos.
 """
 
 from __future__ import annotations
@@ -29,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from lockerkey.cabinet.controller import Controller
+from lockerkey.cabinet.sim_member import PretendMember
 from lockerkey.cabinet.wire import MAX_LINE
 
 log = logging.getLogger(__name__)
 
 TCP_BACKLOG_LIMIT = 64 * 1024  # bytes queued for a TCP host that does not read: then drop
-DOOR_PAUSE = 0.1  # seconds a pretend member takes between door and key (> the debounce)
 _PRINTABLE = b"".join(bytes([c]) for c in range(0x20, 0x7F))
 COUNTER_NAMES = (
     "lines_sent",
@@ -82,14 +76,12 @@ class Simulator:
     ) -> None:
         self.controller = controller
         self.faults = faults or Faults()
+        self.member = PretendMember(self) if auto is not None else None
         self.auto = auto
-        self.misplace_next = False  # the next auto return goes into a wrong empty slot
-        self.return_next = False  # shared door: the next auto member returns a key
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTER_NAMES, 0))
         self.link: Path | None = None
         self.tty: str | None = None  # the current pty's slave path
         self._rng = random.Random(seed)  # noqa: S311 - reproducible faults, not secrets
-        self._carried: deque[int] = deque()  # slots whose keys pretend members took away
         self._master: int | None = None
         self._slave: int | None = None
         self._server: asyncio.Server | None = None
@@ -314,8 +306,8 @@ class Simulator:
             self.counters["frames_rejected"] += 1
         self._send(frames)
         for slot in self.controller.unlocked:
-            if self.auto is not None:
-                self._spawn(self._member(slot))
+            if self.member is not None and self.auto is not None:
+                self._spawn(self.member.after_unlock(slot, self.auto))
         self.controller.unlocked.clear()
         self._wake_ticker.set()
 
@@ -411,54 +403,3 @@ class Simulator:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # -- the pretend member ---------------------------------------------------------------
-
-    async def _member(self, slot: int) -> None:
-        """After an unlock, a pretend member acts if the lock is still open (auto mode)."""
-        assert self.auto is not None
-        await asyncio.sleep(self.auto)
-        if self.controller.is_locked(slot):
-            return  # relocked before the member got there
-        door = self.controller.has_door(slot) and not self.controller.door_open(slot)
-        try:
-            if door:
-                self.open_door(slot)
-                await asyncio.sleep(DOOR_PAUSE)
-            self._member_acts(slot)
-        except ValueError as err:
-            log.info("pretend member at slot %d gave up: %s", slot, err)
-        if door and self.controller.door_open(slot):
-            await asyncio.sleep(DOOR_PAUSE)
-            self.close_door(slot)
-
-    def _member_acts(self, slot: int) -> None:
-        ctl = self.controller
-        empty = [s for s in range(1, ctl.slots + 1) if not ctl.key_present(s)]
-        if slot == 0 and not self.return_next:
-            present = [s for s in range(1, ctl.slots + 1) if ctl.key_present(s)]
-            if not present:
-                raise ValueError("no key left to take")
-            self.take(present[0])
-            self._carried.append(present[0])
-            log.info("pretend member took the key of slot %d", present[0])
-            return
-        if slot != 0 and ctl.key_present(slot):
-            self.take(slot)
-            self._carried.append(slot)
-            log.info("pretend member took the key of slot %d", slot)
-            return
-        self.return_next = False
-        if not empty:
-            raise ValueError("no empty slot to return a key to")
-        right = slot if slot != 0 else self._carried[0] if self._carried else empty[0]
-        if right not in empty:
-            right = empty[0]
-        target = right
-        if self.misplace_next:
-            self.misplace_next = False
-            target = next((s for s in empty if s != right), right)
-        with contextlib.suppress(ValueError):
-            self._carried.remove(right)
-        self.insert(target)
-        log.info("pretend member returned a key into slot %d", target)
