@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import re
@@ -353,5 +354,23 @@ async def test_duplicated_lines_are_applied_once_without_a_resync(tmp_path: Path
         await eventually(lambda: picture_matches(site))
         assert link.stats["resyncs"] == 0 and link.stats["stray_replies"] >= 1
         assert snapshot_strings(site) == ("-1101", "-----", "-1101")
+    finally:
+        await site.stop()
+
+
+async def test_an_idle_host_pings_every_two_seconds(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4)
+    sim = site.sims[0]
+    pings: list[float] = []
+    loop = asyncio.get_running_loop()
+    try:
+        sim.controller.on_execute = lambda _id, req: (
+            pings.append(loop.time()) if req["cmd"] == "ping" else None
+        )
+        await eventually(lambda: len(pings) >= 3, timeout=8, why="three pings")
+        gaps = [b - a for a, b in itertools.pairwise(pings)]
+        # The spec: one at least every 2 s when there is nothing else to send; the host waits
+        # the full 2 s of quiet, so no sooner. 0.5 s allows for a loaded machine's timers.
+        assert all(1.9 <= gap <= 2.5 for gap in gaps), gaps
     finally:
         await site.stop()
