@@ -20,16 +20,13 @@ from typing import Any
 from lockerkey.cabinet import wire
 from lockerkey.cabinet.base import CabinetError, CommandRefused, Emit
 from lockerkey.cabinet.line import DropLog, LineProtocol, open_port
+from lockerkey.cabinet.tracker import Outcome, Picture, Tracker
 from lockerkey.core.events import (
     Beep,
     Command,
-    DoorSensed,
-    KeySensed,
     LinkLost,
     Lock,
     LockAll,
-    LockSensed,
-    Snapshot,
     Unlock,
 )
 
@@ -60,19 +57,6 @@ class _Request:
     reply: asyncio.Future[wire.Reply]
 
 
-@dataclass
-class Picture:
-    """What the host believes the cabinet looks like: status strings as lists of chars."""
-
-    keys: list[str]
-    doors: list[str]
-    locks: list[str]
-
-    def snapshot(self, cabinet: int) -> Snapshot:
-        """The picture as an engine Snapshot."""
-        return Snapshot(cabinet, "".join(self.keys), "".join(self.doors), "".join(self.locks))
-
-
 class SerialCabinet:
     """A link to one controller; implements ``CabinetLink``."""
 
@@ -95,8 +79,7 @@ class SerialCabinet:
         self.timing = timing or LinkTiming()
         self.stats: Counter[str] = Counter()
         self.decoder = wire.Decoder()
-        self.picture: Picture | None = None  # None until a status has been learned
-        self.boot: str | None = None
+        self.tracker = Tracker(index)
         self.online = False
         self._next_id = random.SystemRandom().randint(1, wire.MAX_ID)
         self._emit: Emit = lambda event: None
@@ -106,10 +89,18 @@ class SerialCabinet:
         self._dead: asyncio.Future[None] | None = None
         self._last_rx = 0.0
         self._last_tx = 0.0
-        self._last_seq = 0
-        self._held: list[wire.WireEvent] | None = None  # events kept back during a resync
         self._resync: asyncio.Task[None] | None = None
         self._drops = DropLog(log, name)
+
+    @property
+    def picture(self) -> Picture | None:
+        """The host's picture of the cabinet (None until a status has been learned)."""
+        return self.tracker.picture
+
+    @property
+    def boot(self) -> str | None:
+        """The controller's boot id as last learned."""
+        return self.tracker.boot
 
     # ---- the engine's side -------------------------------------------------------------------
 
@@ -183,7 +174,7 @@ class SerialCabinet:
         ]
         try:
             hello = await self._hello()
-            self.boot = hello.boot
+            self.tracker.boot = hello.boot
             await self._locked_all()
             await self._learn_status()
             log.info("%s: online on %s (fw %s, boot %s)", self.name, self.port, hello.fw, self.boot)
@@ -221,8 +212,7 @@ class SerialCabinet:
 
     async def _learn_status(self) -> None:
         """Ask for ``status`` and make it the truth; events held meanwhile are then applied."""
-        if self._held is None:
-            self._held = []
+        self.tracker.hold()
         self.stats["status"] += 1
         reply = await self._call("status")
         try:
@@ -231,21 +221,16 @@ class SerialCabinet:
             status = wire.parse_status(reply.result, self.slots, self.shared_door)
         except wire.Malformed as err:
             raise LinkDown(f"bad status reply: {err}") from err
-        if status.boot != self.boot:
-            raise LinkDown("controller restarted (boot id changed)")
-        self.picture = Picture(list(status.keys), list(status.doors), list(status.locks))
-        self._last_seq = status.seq
-        held, self._held = self._held, None
+        outcome = self.tracker.learn(status)
+        if outcome.restart:
+            raise LinkDown(outcome.restart)
         self.online = True  # before the engine hears of it, so its commands can be sent
-        self._emit(self.picture.snapshot(self.index))
-        for event in sorted(held, key=lambda e: e.seq):
-            if event.seq > status.seq:
-                self._on_event(event)
+        self._act(outcome)
 
     def _close(self) -> bool:
         was_online = self.online
         self.online = False
-        self._held = None
+        self.tracker.forget()
         if self._resync is not None:
             self._resync.cancel()
             self._resync = None
@@ -368,71 +353,35 @@ class SerialCabinet:
         self._on_event(parsed)
 
     def _on_event(self, event: wire.WireEvent) -> None:
-        if isinstance(event, wire.BootEvent):
-            if self.boot is not None and event.hello.boot != self.boot:
-                self.stats["reboots"] += 1
-                self._fail("controller restarted (boot event)")
-            return
-        if self._held is not None:
-            self._held.append(event)
-            return
-        if isinstance(event, wire.Heartbeat):
-            if self.picture is not None and event.seq != self._last_seq:
-                self._start_resync(f"heartbeat seq {event.seq}, last seen {self._last_seq}")
-            return
-        if self.picture is None:
-            return
-        if event.seq <= self._last_seq:
-            self.stats["repeated_events"] += 1  # a duplicated line: already applied
-            return
-        if event.seq != self._last_seq + 1:
-            self._start_resync(f"event seq {event.seq} after {self._last_seq}")
-            if self._held is not None:
-                self._held.append(event)
-            return  # not applied: the status decides
-        self._last_seq = event.seq
-        if not self._fits(event, self.picture):
-            # The controller reported a sensor or lock its own status says it does not have.
+        self._act(self.tracker.on_event(event))
+
+    def _act(self, outcome: Outcome) -> None:
+        """Report what the tracker made of a message; resync or fail the link if it says so."""
+        for event in outcome.events:
+            self._emit(event)
+        for misfit in outcome.misfits:
             self.decoder.drop("malformed")
-            self._drops.drop("malformed", f"no such sensor or lock: {event}")
-            return
-        self._apply(event, self.picture)
-
-    @staticmethod
-    def _fits(event: wire.WireEvent, picture: Picture) -> bool:
-        match event:
-            case wire.DoorEvent(slot=slot):
-                return picture.doors[slot] != "-"
-            case wire.LockEvent(slot=slot):
-                return picture.locks[slot] != "-"
-        return True
-
-    def _apply(self, event: wire.WireEvent, picture: Picture) -> None:
-        match event:
-            case wire.KeyEvent(slot=slot, present=present):
-                picture.keys[slot] = "1" if present else "0"
-                self._emit(KeySensed(self.index, slot, present))
-            case wire.DoorEvent(slot=slot, open=is_open):
-                picture.doors[slot] = "1" if is_open else "0"
-                self._emit(DoorSensed(self.index, slot, is_open))
-            case wire.LockEvent(slot=slot, locked=locked):
-                picture.locks[slot] = "1" if locked else "0"
-                self._emit(LockSensed(self.index, slot, locked))
-            case wire.FaultEvent(code=code, slot=slot):
-                self.stats["faults"] += 1
-                log.error("%s: controller reports a fault: %s (slot %s)", self.name, code, slot)
-
-    def _start_resync(self, why: str) -> None:
-        if not self.online or (self._resync is not None and not self._resync.done()):
-            return
-        self.stats["resyncs"] += 1
-        log.info("%s: resyncing from status: %s", self.name, why)
-        self._held = []  # from now on events wait for the status
-        self._resync = asyncio.create_task(self._resync_now())
+            self._drops.drop("malformed", misfit)
+        for fault in outcome.faults:
+            self.stats["faults"] += 1
+            log.error(
+                "%s: controller reports a fault: %s (slot %s)", self.name, fault.code, fault.slot
+            )
+        self.stats["repeated_events"] += outcome.repeated
+        if outcome.restart:
+            self.stats["reboots"] += 1
+            self._fail(outcome.restart)
+        elif outcome.resync and self.online:
+            self.stats["resyncs"] += 1
+            log.info("%s: resyncing from status: %s", self.name, outcome.resync)
+            if self._resync is None or self._resync.done():
+                self._resync = asyncio.create_task(self._resync_now())
 
     async def _resync_now(self) -> None:
+        """Learn the status until nothing more is held (a gap may show up in held events)."""
         try:
-            await self._learn_status()
+            while self.tracker.wants_status:
+                await self._learn_status()
         except LinkDown as err:
             self._fail(str(err))
         except CabinetError:
