@@ -12,6 +12,7 @@ from lockerkey.core import ops
 from lockerkey.core.events import (
     Beep,
     Cancel,
+    ControllerFault,
     DoorSensed,
     KeySensed,
     LinkLost,
@@ -561,3 +562,11 @@ def test_a_refused_unlock_of_another_slot_changes_nothing(rig: Rig) -> None:
     step = rig.do(UnlockRefused(0, 3, "bad_slot"))
     assert not step.commands and not msgs(step)
     assert rig.engine.phase is Phase.TAKE_KEY
+
+
+def test_a_controller_fault_is_put_in_the_audit_log_for_staff(rig: Rig) -> None:
+    step = rig.do(ControllerFault(0, "expander", 4))
+    (audit,) = [w for w in step.writes if isinstance(w, ops.Audit)]
+    assert audit.kind == "controller_fault" and audit.locker == "4"
+    assert audit.details == {"cabinet": 0, "code": "expander", "slot": 4}
+    assert not step.commands and not step.notices

@@ -374,3 +374,16 @@ async def test_an_idle_host_pings_every_two_seconds(tmp_path: Path) -> None:
         assert all(1.9 <= gap <= 2.5 for gap in gaps), gaps
     finally:
         await site.stop()
+
+
+async def test_a_controller_fault_reaches_the_audit_log(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4)
+    try:
+        site.sims[0].report_fault("expander", 3)
+        query = "SELECT locker_number, details FROM events WHERE kind = 'controller_fault'"
+        await eventually(lambda: site.ledger.conn.execute(query).fetchone() is not None)
+        locker, details = site.ledger.conn.execute(query).fetchone()
+        assert locker == "3" and '"code": "expander"' in details
+        assert site.link().stats["faults"] == 1 and site.engine.phase is Phase.IDLE
+    finally:
+        await site.stop()

@@ -427,7 +427,11 @@ async def test_simulate_command_on_a_pty(tmp_path: Path) -> None:
         assert (await proc.ask("fly")).startswith("error: unknown command 'fly'")
         assert (await proc.ask("")).startswith("error: empty command")
         assert (await proc.ask("help")).startswith("ok commands: take N")
-        assert await proc.ask("misplace") != ""
+        assert (await proc.ask("misplace")).startswith("error: there is no pretend member")
+        assert await proc.ask("fault expander 2") == "ok"
+        fault = await host.frame(is_event("fault"))
+        assert (fault["code"], fault["slot"], fault["seq"]) == ("expander", 2, 3)
+        assert (await proc.ask("fault")).startswith("error: usage: fault CODE [N]")
         assert (await proc.ask("faults drop=0.5 delay=10")).startswith("ok drop=0.5 corrupt=0.0")
         assert (await proc.ask("faults drop=2")).startswith("error: drop must be")
         assert await proc.ask("faults drop=0 delay=0") == "ok drop=0.0 corrupt=0.0 dup=0.0 delay=0"

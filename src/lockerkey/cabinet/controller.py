@@ -377,6 +377,11 @@ class Controller:
             raise ValueError(f"door {slot} is already closed")
         door.set(False, now_ms)
 
+    def report_fault(self, code: str, slot: int | None = None) -> list[bytes]:
+        """A ``fault`` event, as firmware sends when hardware misbehaves (an expander gone)."""
+        self._require_power()
+        return [self._event("fault", code=code, **({} if slot is None else {"slot": slot}))]
+
     def fail_output(self, slot: int, failed: bool = True) -> None:
         """Make the lock output at slot faulty (or mend it): driving it then fails."""
         if slot not in self._locks:

@@ -24,6 +24,7 @@ from lockerkey.cabinet.tracker import Outcome, Picture, Tracker
 from lockerkey.core.events import (
     Beep,
     Command,
+    ControllerFault,
     LinkLost,
     Lock,
     LockAll,
@@ -364,6 +365,7 @@ class SerialCabinet:
             self._drops.drop("malformed", misfit)
         for fault in outcome.faults:
             self.stats["faults"] += 1
+            self._emit(ControllerFault(self.index, fault.code, fault.slot))
             log.error(
                 "%s: controller reports a fault: %s (slot %s)", self.name, fault.code, fault.slot
             )

@@ -24,9 +24,9 @@ from lockerkey.readers.stdin import lines
 
 HELP = (
     "ok commands: take N | force N | insert N | open N [force] | close N (door 0 = the shared"
-    " door) | fail N | repair N (lock outputs) | reboot | silence SECONDS | unplug |"
-    " replug [reset] | status | faults [drop=P] [corrupt=P] [dup=P] [delay=MS] | counters |"
-    " misplace | returning | help | quit"
+    " door) | fail N | repair N (lock outputs) | fault CODE [N] | reboot | silence SECONDS |"
+    " unplug | replug [reset] | status | faults [drop=P] [corrupt=P] [dup=P] [delay=MS] |"
+    " counters | misplace | returning | help | quit"
 )
 
 
@@ -53,6 +53,7 @@ class Console:
             "open": self._open,
             "close": self._close,
             "fail": self._fail,
+            "fault": self._fault,
             "repair": self._repair,
             "reboot": self._reboot,
             "silence": self._silence,
@@ -111,6 +112,12 @@ class Console:
 
     async def _fail(self, args: list[str]) -> str:
         self.sim.controller.fail_output(self._one_slot(args, "fail N"))
+        return "ok"
+
+    async def _fault(self, args: list[str]) -> str:
+        if len(args) not in (1, 2):
+            raise ValueError("usage: fault CODE [N]")
+        self.sim.report_fault(args[0], _slot(args[1]) if len(args) == 2 else None)
         return "ok"
 
     async def _repair(self, args: list[str]) -> str:

@@ -184,6 +184,10 @@ class Simulator:
         self._wake_ticker.set()
         return self.controller.boot
 
+    def report_fault(self, code: str, slot: int | None = None) -> None:
+        """Send a ``fault`` event, as firmware does when hardware misbehaves."""
+        self._send(self.controller.report_fault(code, slot))
+
     def silence(self, seconds: float) -> None:
         """Send nothing for seconds (the controller keeps running and receiving)."""
         self._silent_until = asyncio.get_running_loop().time() + seconds

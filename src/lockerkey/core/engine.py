@@ -11,6 +11,7 @@ from lockerkey.core.events import (
     Beep,
     Cancel,
     Command,
+    ControllerFault,
     DoorSensed,
     Event,
     KeySensed,
@@ -93,6 +94,10 @@ class Engine:
                 recovery.on_link_lost(self, cab, reason)
             case UnlockRefused(cabinet=cab, slot=slot, reason=reason):
                 recovery.on_unlock_refused(self, cab, slot, reason)
+            case ControllerFault(cabinet=cab, code=code, slot=at):
+                # Staff see it in the audit log; the member's screen is not the place.
+                where = self.layout.by_slot.get((cab, at)) if at else None
+                self._audit("controller_fault", locker=where, cabinet=cab, code=code, slot=at)
         return self._flush()
 
     def start(self, now: Now) -> Step:

@@ -105,6 +105,15 @@ class UnlockRefused:
     reason: str
 
 
+@dataclass(frozen=True)
+class ControllerFault:
+    """A controller reports hardware trouble (an expander gone, a solenoid fault)."""
+
+    cabinet: int
+    code: str
+    slot: int | None = None
+
+
 Event = (
     Scan
     | Select
@@ -116,6 +125,7 @@ Event = (
     | Snapshot
     | LinkLost
     | UnlockRefused
+    | ControllerFault
 )
 
 
