@@ -14,7 +14,7 @@ import pytest
 
 from lockerkey.cabinet.base import CabinetError
 from lockerkey.cabinet.controller import Controller
-from lockerkey.cabinet.serial_link import LinkDown, SerialCabinet
+from lockerkey.cabinet.serial_link import LinkDown, LinkTiming, SerialCabinet
 from lockerkey.cabinet.simulator import Faults, Simulator
 from lockerkey.core.events import Event, Snapshot, Unlock
 from lockerkey.core.state import Phase
@@ -305,6 +305,8 @@ async def test_a_missing_port_is_retried_until_it_appears(
     link = SerialCabinet(0, "cab1", str(path), 4, False)
     events: list[Event] = []
     sim = Simulator(Controller(4, False, rng=random.Random(4)))
+    commands: list[str] = []
+    sim.controller.on_execute = lambda _id, request: commands.append(str(request["cmd"]))
     with caplog.at_level(logging.WARNING, logger="lockerkey.cabinet"):
         task = asyncio.create_task(link.run(events.append))
         try:
@@ -312,6 +314,7 @@ async def test_a_missing_port_is_retried_until_it_appears(
             await sim.start_pty(path)  # plugged in later
             await eventually(lambda: link.online, why="connected once the port exists")
             assert isinstance(events[0], Snapshot) and events[0].keys == "-1111"
+            assert commands[:3] == ["hello", "lock_all", "status"]  # before going online
             assert caplog.text.count("cannot connect") == 1  # the same reason is said once
         finally:
             task.cancel()
@@ -387,3 +390,22 @@ async def test_a_controller_fault_reaches_the_audit_log(tmp_path: Path) -> None:
         assert site.link().stats["faults"] == 1 and site.engine.phase is Phase.IDLE
     finally:
         await site.stop()
+
+
+async def test_reconnect_attempts_back_off_doubling_to_a_cap(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The protocol's 0.5 s doubling to 5 s, scaled down tenfold to keep the test short.
+    timing = LinkTiming(backoff_min=0.05, backoff_max=0.5)
+    link = SerialCabinet(0, "cab1", str(tmp_path / "nothing"), 4, False, timing=timing)
+    with caplog.at_level(logging.DEBUG, logger="lockerkey.cabinet"):
+        task = asyncio.create_task(link.run(lambda event: None))
+        try:
+            await eventually(lambda: caplog.text.count("connecting to") >= 7, timeout=5)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    times = [r.created for r in caplog.records if "connecting to" in r.getMessage()]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    for gap, expected in zip(gaps, [0.05, 0.1, 0.2, 0.4, 0.5, 0.5], strict=False):
+        assert expected * 0.9 <= gap <= expected + 0.2, gaps

@@ -165,6 +165,7 @@ class SerialCabinet:
     async def _session(self) -> None:
         loop = asyncio.get_running_loop()
         self._dead = loop.create_future()
+        log.debug("%s: connecting to %s", self.name, self.port)
         protocol = LineProtocol(self._on_line, self._on_bad_line, self._on_closed)
         self._transport = await open_port(self.port, self.baudrate, protocol)
         self._last_rx = self._last_tx = loop.time()
