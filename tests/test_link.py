@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+import serial
 
 from lockerkey.cabinet.base import CabinetError
 from lockerkey.cabinet.controller import Controller
@@ -311,6 +312,7 @@ async def test_a_missing_port_is_retried_until_it_appears(
         task = asyncio.create_task(link.run(events.append))
         try:
             await eventually(lambda: "cannot connect" in caplog.text)
+            assert f"{path}: no such port: is the cable plugged in" in caplog.text
             await sim.start_pty(path)  # plugged in later
             await eventually(lambda: link.online, why="connected once the port exists")
             assert isinstance(events[0], Snapshot) and events[0].keys == "-1111"
@@ -409,3 +411,22 @@ async def test_reconnect_attempts_back_off_doubling_to_a_cap(
     gaps = [b - a for a, b in itertools.pairwise(times)]
     for gap, expected in zip(gaps, [0.05, 0.1, 0.2, 0.4, 0.5, 0.5], strict=False):
         assert expected * 0.9 <= gap <= expected + 0.2, gaps
+
+
+async def test_a_port_another_program_holds_is_reported_as_busy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = Simulator(Controller(4, False, rng=random.Random(6)))
+    port = await sim.start_pty(tmp_path / "busy")
+    other = serial.Serial(port, exclusive=True)  # say, a second kiosk started by mistake
+    link = SerialCabinet(0, "cab1", port, 4, False)
+    with caplog.at_level(logging.WARNING, logger="lockerkey.cabinet"):
+        task = asyncio.create_task(link.run(lambda event: None))
+        try:
+            await eventually(lambda: "in use by another program" in caplog.text)
+            other.close()
+            await eventually(lambda: link.online, why="connected once the port is free")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await sim.stop()

@@ -7,6 +7,7 @@ Shared by the cabinet driver and (later) serial card readers: anything on a seri
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 from collections import Counter
@@ -73,6 +74,22 @@ async def open_port(port: str, baudrate: int, protocol: asyncio.Protocol) -> asy
     await loop.run_in_executor(None, device.open)
     transport, _ = await serial_asyncio_fast.connection_for_serial(loop, lambda: protocol, device)
     return transport
+
+
+_HINTS = {
+    errno.ENOENT: "no such port: is the cable plugged in, and is the path right?",
+    errno.EACCES: "permission denied: add the kiosk's user to the 'dialout' group",
+    errno.EAGAIN: "the port is in use by another program",
+    errno.EBUSY: "the port is in use by another program",
+    errno.ECONNREFUSED: "nothing accepts connections at that address",
+    errno.EHOSTUNREACH: "that host cannot be reached",
+}
+
+
+def describe(err: OSError, port: str) -> str:
+    """A short, actionable reason why ``port`` could not be opened (for staff and installers)."""
+    hint = _HINTS.get(err.errno or 0)
+    return f"{port}: {hint}" if hint else f"{port}: {err.strerror or err}"
 
 
 class DropLog:

@@ -19,7 +19,7 @@ from typing import Any
 
 from lockerkey.cabinet import wire
 from lockerkey.cabinet.base import CabinetError, CommandRefused, Emit
-from lockerkey.cabinet.line import DropLog, LineProtocol, open_port
+from lockerkey.cabinet.line import DropLog, LineProtocol, describe, open_port
 from lockerkey.cabinet.tracker import Outcome, Picture, Tracker
 from lockerkey.core.events import (
     Beep,
@@ -130,7 +130,7 @@ class SerialCabinet:
             if lost:
                 backoff = self.timing.backoff_min
             elif reason != last_reason:  # the same failure again and again is said once
-                log.warning("%s: cannot connect on %s: %s", self.name, self.port, reason)
+                log.warning("%s: cannot connect: %s", self.name, reason)
             last_reason = reason
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.timing.backoff_max)
@@ -167,7 +167,10 @@ class SerialCabinet:
         self._dead = loop.create_future()
         log.debug("%s: connecting to %s", self.name, self.port)
         protocol = LineProtocol(self._on_line, self._on_bad_line, self._on_closed)
-        self._transport = await open_port(self.port, self.baudrate, protocol)
+        try:
+            self._transport = await open_port(self.port, self.baudrate, protocol)
+        except OSError as err:
+            raise LinkDown(describe(err, self.port)) from err
         self._last_rx = self._last_tx = loop.time()
         self.stats["connects"] += 1
         tasks = [
