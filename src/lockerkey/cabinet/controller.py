@@ -4,10 +4,8 @@ No I/O and no clock: the caller passes the time as integer milliseconds of a mon
 and writes the returned frames to the line. The simulator wraps it in a server; the
 conformance suite holds it (and the real firmware) to the protocol text.
 
-Physical sensors have a raw reading (what a hand just did) and a debounced one (what the
-controller reports); a change is reported only once the raw reading has been stable for
-``DEBOUNCE_MS``. Locks have no sensor of their own here: a lock is in the state it was
-last driven to.
+Sensors are debounced (``sensor.py``). Locks have no sensor of their own here: a lock is in
+the state it was last driven to.
 """
 
 from __future__ import annotations
@@ -15,21 +13,17 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from lockerkey import __version__
-from lockerkey.cabinet.wire import Decoder, encode
+from lockerkey.cabinet.sensor import Sensor
+from lockerkey.cabinet.wire import BEEPS as PATTERNS
+from lockerkey.cabinet.wire import MAX_ID, MAX_SLOTS, PROTO, Decoder, encode
 
-PROTO = 1
-MAX_SLOTS = 255
-MAX_ID = 2**31 - 1
 MEMORY = 8  # replies remembered for retries
 HEARTBEAT_MS = 1000
 FAIL_SECURE_MS = 10_000
-DEBOUNCE_MS = 50
 MAX_UNLOCK_MS = 60_000
-PATTERNS = frozenset({"ok", "error", "alert"})
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -44,43 +38,6 @@ class _Refused(Exception):
         super().__init__(code)
         self.code = code
         self.events = events or []
-
-
-@dataclass
-class _Sensor:
-    """One binary sensor: the raw reading and the reported (debounced) one."""
-
-    raw: bool
-    stable: bool
-    since: int | None = None  # when raw started to differ from stable
-    confirmed: list[tuple[int, bool]] = field(default_factory=list)  # (when, value) to report
-
-    def set(self, raw: bool, now_ms: int) -> None:
-        """A new raw reading; a change back within the debounce time cancels the report."""
-        if raw == self.raw:
-            return
-        self.confirm(now_ms)  # a change already stable long enough stays reported
-        self.raw = raw
-        self.since = now_ms if raw != self.stable else None
-
-    def confirm(self, now_ms: int) -> None:
-        """Accept a change that has been stable for the debounce time by now_ms."""
-        if self.since is not None and self.since + DEBOUNCE_MS <= now_ms:
-            self.confirmed.append((self.since + DEBOUNCE_MS, self.raw))
-            self.stable = self.raw
-            self.since = None
-
-    def next_report(self) -> int | None:
-        """When the next report falls due, if one is pending."""
-        if self.confirmed:
-            return self.confirmed[0][0]
-        return None if self.since is None else self.since + DEBOUNCE_MS
-
-    def settle(self) -> None:
-        """Take the raw reading as the reported one, without reports (at power-up)."""
-        self.stable = self.raw
-        self.since = None
-        self.confirmed.clear()
 
 
 class Controller:
@@ -108,9 +65,9 @@ class Controller:
         # check a retry never runs a command twice.
         self.on_execute: Callable[[int, dict[str, Any]], None] | None = None
         self._rng = rng
-        self._keys = {s: _Sensor(True, True) for s in range(1, slots + 1)}
+        self._keys = {s: Sensor(True, True) for s in range(1, slots + 1)}
         door_slots = [0] if shared_door else list(range(1, slots + 1)) if door_sensors else []
-        self._doors = {s: _Sensor(False, False) for s in door_slots}
+        self._doors = {s: Sensor(False, False) for s in door_slots}
         lock_slots = [0] if shared_door else range(1, slots + 1)
         self._locks = dict.fromkeys(lock_slots, True)
         self._faulty: set[int] = set()
@@ -305,7 +262,7 @@ class Controller:
         self._deadman.clear()
         return [frame for slot in self._locks for frame in self._drive(slot, True)]
 
-    def _sensors(self) -> list[_Sensor]:
+    def _sensors(self) -> list[Sensor]:
         return [*self._keys.values(), *self._doors.values()]
 
     def _require_power(self) -> None:
@@ -400,7 +357,7 @@ class Controller:
             raise ValueError(f"no slot {slot}: slots are 1..{self.slots}")
         return slot
 
-    def _door(self, slot: int) -> _Sensor:
+    def _door(self, slot: int) -> Sensor:
         if slot not in self._doors:
             where = (
                 "only slot 0 (the shared door)"

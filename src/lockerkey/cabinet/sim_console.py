@@ -17,9 +17,10 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
-from lockerkey.cabinet.controller import MAX_SLOTS, Controller
+from lockerkey.cabinet.controller import Controller
 from lockerkey.cabinet.sim_member import PretendMember
 from lockerkey.cabinet.simulator import COUNTER_NAMES, Faults, Simulator
+from lockerkey.cabinet.wire import MAX_SLOTS
 from lockerkey.readers.stdin import lines
 
 HELP = (
