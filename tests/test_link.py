@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import random
 import re
+import tty
 from pathlib import Path
 
 import pytest
@@ -430,3 +432,33 @@ async def test_a_port_another_program_holds_is_reported_as_busy(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await sim.stop()
+
+
+async def test_a_board_that_does_not_speak_the_protocol_is_named_as_such(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A MicroPython REPL (no lockerkey firmware) echoes what it gets behind a prompt."""
+    master, slave = os.openpty()
+    tty.setraw(master)
+    os.set_blocking(master, False)
+    loop = asyncio.get_running_loop()
+
+    def echo() -> None:
+        with contextlib.suppress(BlockingIOError):
+            data = os.read(master, 4096)
+            os.write(master, b">>> " + data.replace(b"\n", b"\r\n"))
+
+    loop.add_reader(master, echo)
+    link = SerialCabinet(0, "cab1", os.ttyname(slave), 4, False)
+    with caplog.at_level(logging.WARNING, logger="lockerkey.cabinet"):
+        task = asyncio.create_task(link.run(lambda event: None))
+        try:
+            await eventually(lambda: "is the lockerkey firmware running" in caplog.text)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            loop.remove_reader(master)
+            os.close(master)
+            os.close(slave)
+    assert "no reply to hello after 3 sends; 3 unreadable lines came instead" in caplog.text
+    assert not link.online

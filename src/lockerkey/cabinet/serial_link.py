@@ -116,7 +116,7 @@ class SerialCabinet:
             try:
                 await self._session()
             except (LinkDown, OSError) as err:
-                reason = self._reason() or str(err) or type(err).__name__
+                reason = str(err) or type(err).__name__
             except asyncio.CancelledError:
                 self._close()  # the kiosk is stopping: nobody needs telling
                 raise
@@ -190,7 +190,18 @@ class SerialCabinet:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _hello(self) -> wire.Hello:
-        reply = await self._call("hello")
+        unreadable = self.decoder.dropped.total()
+        try:
+            reply = await self._call("hello")
+        except LinkDown as err:
+            unreadable = self.decoder.dropped.total() - unreadable
+            if not unreadable:
+                raise
+            # Something answers, but not in the protocol: a REPL, other firmware, wrong speed.
+            raise LinkDown(
+                f"{err}; {unreadable} unreadable lines came instead: is the lockerkey firmware"
+                f" running on the controller, at {self.baudrate} baud?"
+            ) from err
         try:
             if not reply.ok:
                 raise wire.Malformed(f"hello refused: {reply.err}")
