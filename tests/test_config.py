@@ -462,6 +462,15 @@ def test_duplicate_cabinet_names(tmp_path: Path) -> None:
     assert "cabinet[1]" in one_problem(tmp_path, text, "cabinet[2].name")
 
 
+def test_two_cabinets_on_one_port(tmp_path: Path) -> None:
+    text = (
+        '[[cabinet]]\nport = "/dev/ttyUSB0"\nlockers = "1"\n'
+        '[[cabinet]]\nport = "/dev/ttyUSB0"\nlockers = "2"\n'
+    )
+    message = one_problem(tmp_path, text, "cabinet[2].port")
+    assert message == "'/dev/ttyUSB0' is already the port of cabinet[1]"
+
+
 def test_default_cabinet_name_clashes_with_explicit_one(tmp_path: Path) -> None:
     text = (
         '[[cabinet]]\nport = "a"\nlockers = "1"\nname = "cabinet2"\n'

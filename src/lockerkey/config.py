@@ -169,6 +169,7 @@ def _cabinets(check: Checker, data: Mapping[str, object]) -> tuple[list[CabinetS
     cabinets: list[CabinetSettings] = []
     complete = True
     names: dict[str, str] = {}
+    ports: dict[str, str] = {}  # one controller per port: two links on one port would fight
     owner: dict[str, str] = {}
     codes: dict[str, tuple[str, str]] = {}
     first_kind: CabinetKind | None = None
@@ -179,6 +180,9 @@ def _cabinets(check: Checker, data: Mapping[str, object]) -> tuple[list[CabinetS
             check.add(f"{key}.name", f"{name!r} is already the name of {names[name]}")
         names.setdefault(name, key)
         port = check.text(table, key, "port", None, nonempty=True)
+        if check.ok(f"{key}.port") and port in ports:
+            check.add(f"{key}.port", f"{port!r} is already the port of {ports[port]}")
+        ports.setdefault(port, key)
         lockers = parse_lockers(
             check,
             f"{key}.lockers",
