@@ -13,6 +13,7 @@ from lockerkey.cabinet.controller import Controller
 from lockerkey.cabinet.serial_link import SerialCabinet
 from lockerkey.cabinet.simulator import Faults, Simulator
 from lockerkey.config import Settings, settings_from_mapping
+from lockerkey.core.engine import Engine
 from lockerkey.core.events import Step
 from lockerkey.store.ledger import Ledger
 from tests.conftest import add_members
@@ -77,7 +78,7 @@ class Site:
         self._runner: asyncio.Task[None] | None = None
 
     @property
-    def engine(self):  # type: ignore[no-untyped-def]
+    def engine(self) -> Engine:
         """The kiosk's engine."""
         return self.kiosk.engine
 

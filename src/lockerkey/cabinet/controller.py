@@ -13,22 +13,17 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeGuard
+from typing import Any
 
 from lockerkey import __version__
 from lockerkey.cabinet.sensor import Sensor
 from lockerkey.cabinet.wire import BEEPS as PATTERNS
-from lockerkey.cabinet.wire import MAX_ID, MAX_SLOTS, PROTO, Decoder, encode
+from lockerkey.cabinet.wire import MAX_ID, MAX_SLOTS, PROTO, Decoder, encode, is_int
 
 MEMORY = 8  # replies remembered for retries
 HEARTBEAT_MS = 1000
 FAIL_SECURE_MS = 10_000
 MAX_UNLOCK_MS = 60_000
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    # JSON true/false decode to bool, a subclass of int; the protocol does not count them.
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class _Refused(Exception):
@@ -165,7 +160,7 @@ class Controller:
 
     def _request(self, message: dict[str, Any], now_ms: int) -> list[bytes]:
         rid = message.get("id")
-        if not _is_int(rid) or not 1 <= rid <= MAX_ID:
+        if not is_int(rid, 1, MAX_ID):
             return [encode({"id": rid, "ok": False, "err": "bad_arg"})]
         cmd = message.get("cmd")
         if not isinstance(cmd, str):
@@ -220,7 +215,7 @@ class Controller:
                 raise _Refused("hw_fault", events)
             return {}, events
         slot = message.get("slot")
-        if not _is_int(slot):
+        if not is_int(slot):
             raise _Refused("bad_arg")
         if slot not in self._locks:
             raise _Refused("bad_slot")
@@ -230,7 +225,7 @@ class Controller:
             self._deadman.pop(slot, None)
             return {}, self._drive(slot, True)
         ms = message.get("ms")
-        if not _is_int(ms) or not 1 <= ms <= MAX_UNLOCK_MS:
+        if not is_int(ms, 1, MAX_UNLOCK_MS):
             raise _Refused("bad_arg")
         if slot in self._faulty:
             raise _Refused("hw_fault")

@@ -345,11 +345,11 @@ class SerialCabinet:
         self._drops.drop(reason)
 
     def _on_line(self, line: bytes) -> None:
-        before = self.decoder.dropped.copy()
+        self.decoder.last_drop = None
         message = self.decoder.decode(line)
         if message is None:
-            for reason in self.decoder.dropped - before:
-                self._drops.drop(reason)
+            if self.decoder.last_drop is not None:  # not an empty (resync) line
+                self._drops.drop(self.decoder.last_drop)
             return
         try:
             parsed = wire.parse_message(message, self.slots)

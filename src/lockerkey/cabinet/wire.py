@@ -14,7 +14,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_LINE = 1024  # bytes, not counting the line end
 _HEX = frozenset("0123456789ABCDEF")
@@ -54,6 +54,7 @@ class Decoder:
 
     def __init__(self) -> None:
         self.dropped: Counter[str] = Counter()
+        self.last_drop: str | None = None  # why the latest dropped line was dropped
 
     def decode(self, line: bytes) -> dict[str, Any] | None:
         """The message in one line (without or with its line end), or None if it is dropped."""
@@ -90,6 +91,7 @@ class Decoder:
     def drop(self, reason: str) -> None:
         """Count a dropped line (also one dropped before it reaches ``decode``)."""
         self.dropped[reason] += 1
+        self.last_drop = reason
 
 
 # ---- messages from a controller (host side) ---------------------------------------------------
@@ -197,8 +199,8 @@ class Malformed(ValueError):
     """A message that framed correctly but whose fields do not validate."""
 
 
-def is_int(value: object, low: int, high: int) -> bool:
-    """An integer (not a bool) within [low, high]."""
+def is_int(value: object, low: int = -(2**53), high: int = 2**53) -> TypeGuard[int]:
+    """An integer within [low, high]; JSON true/false decode to bool, which never counts."""
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
