@@ -1,4 +1,5 @@
-"""The ``lockerkey`` command: run, demo, init, members import, status, check, simulate."""
+"""The ``lockerkey`` command: run, demo, init, members import, status, check, backup, restore,
+simulate."""
 
 from __future__ import annotations
 
@@ -61,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="show every locker")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("check", parents=[common], help="check settings, database and ledger rules")
+    sub.add_parser("backup", parents=[common], help="take a checked copy of the ledger now")
+    restore = sub.add_parser(
+        "restore", parents=[common], help="put a backup back in place (the daemon must be stopped)"
+    )
+    restore.add_argument("file", type=Path, help="a backup file, e.g. backup/locker-....db")
     sim = sub.add_parser("simulate", help="a software cabinet controller on a pty or TCP port")
     sim.add_argument("--slots", type=int, default=24, help="key slots (default 24)")
     sim.add_argument("--shared-door", action="store_true", help="one shared door (slot 0)")
@@ -105,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(settings, args.file)
         if args.command == "status":
             return _status(settings, args.json)
+        if args.command in ("backup", "restore"):
+            from lockerkey import maintenance  # noqa: PLC0415
+
+            if args.command == "backup":
+                return maintenance.backup_command(settings)
+            return maintenance.restore_command(settings, args.file)
         return _check(settings)
     except LedgerError as err:
         _err(str(err))

@@ -11,11 +11,21 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lockerkey.config_check import Checker, check_template, describe, parse_lockers, subject
+from lockerkey.config_daemon import (
+    BackupSettings,
+    LogSettings,
+    ScannerSettings,
+    read_backup,
+    read_log,
+    read_scanners,
+)
 from lockerkey.core.model import CabinetKind
 
 __all__ = [
+    "BackupSettings",
     "CabinetSettings",
     "ConfigError",
+    "LogSettings",
     "RulesSettings",
     "ScannerSettings",
     "SessionSettings",
@@ -76,16 +86,6 @@ class ZoneSettings:
 
 
 @dataclass(frozen=True)
-class ScannerSettings:
-    """The member-card barcode scanner."""
-
-    kind: str = "stdin"
-    port: str = ""
-    baudrate: int = 9600
-    device: str = ""
-
-
-@dataclass(frozen=True)
 class SessionSettings:
     """How one member's visit at the kiosk runs."""
 
@@ -125,12 +125,19 @@ class Settings:
     language: str
     cabinets: tuple[CabinetSettings, ...]
     zones: tuple[ZoneSettings, ...] = ()
-    scanner: ScannerSettings = field(default_factory=ScannerSettings)
+    scanners: tuple[ScannerSettings, ...] = (ScannerSettings(),)
     session: SessionSettings = field(default_factory=SessionSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
     source: Path | None = None
+
+    @property
+    def scanner(self) -> ScannerSettings:
+        """The first (usually the only) scanner."""
+        return self.scanners[0]
 
     def all_lockers(self) -> tuple[str, ...]:
         """Return every locker, in cabinet order then slot order."""
@@ -140,6 +147,16 @@ class Settings:
     def db_path(self) -> Path:
         """Return the path of the SQLite ledger."""
         return self.data_dir / "locker.db"
+
+    @property
+    def log_dir(self) -> Path:
+        """Return the directory of the rotated log files."""
+        return self.data_dir / "logs"
+
+    @property
+    def backup_dir(self) -> Path:
+        """Return the directory of the ledger backups."""
+        return self.data_dir / "backup"
 
 
 _TOP_KEYS = (
@@ -154,10 +171,11 @@ _TOP_KEYS = (
     "rules",
     "sync",
     "web",
+    "log",
+    "backup",
 )
 _CABINET_KEYS = ("name", "port", "lockers", "key_barcode", "kind", "baudrate")
 _ZONE_KEYS = ("name", "lockers", "allow")
-_SCANNER_KINDS = ("serial", "evdev", "stdin", "none")
 _CABINET_KINDS = tuple(kind.value for kind in CabinetKind)
 
 
@@ -336,17 +354,7 @@ def settings_from_mapping(data: Mapping[str, object], source: Path | None = None
     cabinets, complete = _cabinets(check, data)
     zones = _zones(check, data, cabinets, complete)
 
-    table = check.table(data, "scanner", ("kind", "port", "baudrate", "device"))
-    scanner = ScannerSettings(
-        kind=check.choice(table, "scanner", "kind", "stdin", _SCANNER_KINDS),
-        port=check.text(table, "scanner", "port", ""),
-        baudrate=check.integer(table, "scanner", "baudrate", 9600, low=1),
-        device=check.text(table, "scanner", "device", ""),
-    )
-    if scanner.kind == "serial" and check.ok("scanner.port") and not scanner.port.strip():
-        check.add("scanner.port", 'is required when scanner.kind = "serial"')
-    if scanner.kind == "evdev" and check.ok("scanner.device") and not scanner.device.strip():
-        check.add("scanner.device", 'is required when scanner.kind = "evdev"')
+    scanners = read_scanners(check, data)
     table = check.table(data, "session", ("timeout_s", "selection"))
     session = SessionSettings(
         timeout_s=check.integer(table, "session", "timeout_s", 30, low=1, high=300),
@@ -364,6 +372,8 @@ def settings_from_mapping(data: Mapping[str, object], source: Path | None = None
         port=check.integer(table, "web", "port", 8000, low=1, high=65535),
     )
 
+    log = read_log(check, data)
+    backup = read_backup(check, data)
     if check.problems or timezone is None:
         raise ConfigError(check.problems)
     return Settings(
@@ -373,11 +383,13 @@ def settings_from_mapping(data: Mapping[str, object], source: Path | None = None
         language=language,
         cabinets=tuple(cabinets),
         zones=tuple(zones),
-        scanner=scanner,
+        scanners=scanners,
         session=session,
         rules=rules,
         sync=sync,
         web=web,
+        log=log,
+        backup=backup,
         source=source,
     )
 
