@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 from lockerkey.cabinet.base import CabinetError, CabinetLink, CommandRefused
 from lockerkey.cabinet.serial_link import SerialCabinet
 from lockerkey.config import Settings
 from lockerkey.core import rules
 from lockerkey.core.engine import Engine
-from lockerkey.core.events import Event, Notice, Now, Scan, Step, Tick, Unlock, UnlockRefused
+from lockerkey.core.events import (
+    Event,
+    Notice,
+    Now,
+    Scan,
+    Shutdown,
+    Step,
+    Tick,
+    Unlock,
+    UnlockRefused,
+)
 from lockerkey.core.layout import CabinetSpec, Layout, LockerSpec, Policy, ZoneRule
 from lockerkey.core.messages import render
+from lockerkey.core.scans import FLOOD_LIMIT, REPEAT_WINDOW_S, ScanGate, Verdict
 from lockerkey.core.state import View
-from lockerkey.store.ledger import Ledger
+from lockerkey.logs import Personal
+from lockerkey.store.ledger import Ledger, LedgerError
 
-log = logging.getLogger("lockerkey")
+log = logging.getLogger("lockerkey.kiosk")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Clock:
@@ -104,8 +121,24 @@ def open_ledger(settings: Settings) -> Ledger:
     return ledger
 
 
+@dataclass(frozen=True)
+class AuditNote:
+    """An adapter's event for the audit log, written in order with the engine's writes."""
+
+    kind: str
+    details: dict[str, object]
+
+
+# A stop must not hang on a cabinet that does not answer: lock_all gets this long in all.
+SHUTDOWN_BUDGET_S = 3.0
+
+
 class Kiosk:
-    """Feeds events to the engine one at a time; commits its writes, then sends its commands."""
+    """Feeds events to the engine one at a time; commits its writes, then sends its commands.
+
+    The ledger is used from one worker thread only, so a slow disk (an fsync on an SD card,
+    a backup) never stalls the event loop; the engine itself is pure and fast.
+    """
 
     def __init__(
         self,
@@ -121,56 +154,141 @@ class Kiosk:
         self.display = display
         self.clock = clock or Clock()
         self.layout = build_layout(settings)
-        self.engine = Engine(
-            self.layout,
-            build_policy(settings),
-            lambda: str(uuid.uuid4()),
-            ledger.load_lockers(),
-            ledger.load_unresolved(self.layout),
-        )
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.engine = self._new_engine()
+        self.queue: asyncio.Queue[Event | AuditNote] = asyncio.Queue()
         self.listeners: list[Callable[[Step], None]] = []
+        self.ready = asyncio.Event()  # set once every cabinet has reported its status
+        self.restarts = 0  # engine reloads after a failure, for status and tests
+        self._gates: dict[str, ScanGate] = {}
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+
+    def _new_engine(self) -> Engine:
+        return Engine(
+            self.layout,
+            build_policy(self.settings),
+            lambda: str(uuid.uuid4()),
+            self.ledger.load_lockers(),
+            self.ledger.load_unresolved(self.layout),
+        )
+
+    async def db(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a ledger call on the ledger's own thread and wait for it without blocking."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, functools.partial(func, *args, **kwargs))
+
+    async def close(self) -> None:
+        """Close the ledger (checkpointing it) and stop its thread."""
+        try:
+            await self.db(self.ledger.close)
+        finally:
+            self._db.shutdown(wait=True)
+
+    # ---- intake ------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
         """Queue an event from any adapter (never blocks)."""
         self.queue.put_nowait(event)
 
+    def note(self, kind: str, **details: object) -> None:
+        """Queue an audit event from an adapter (never blocks)."""
+        self.queue.put_nowait(AuditNote(kind, details))
+
     def scan(self, code: str) -> None:
-        """Queue a scan; the member lookup happens when it is handled."""
+        """Queue a scan as it is; the member lookup happens when it is handled."""
         self.emit(Scan(code))
+
+    def intake(self, reader: str) -> Callable[[str], None]:
+        """The ``emit`` for one reader: double-fires count once, floods are throttled."""
+        gate = self._gates.setdefault(reader, ScanGate())
+
+        def take(code: str) -> None:
+            gated = gate.check(code, self.clock.now().mono)
+            if gated.flood_began:
+                log.warning(
+                    "%s: more than %d codes a second: dropping codes until it calms down",
+                    reader,
+                    FLOOD_LIMIT,
+                )
+            if gated.flood_ended:
+                log.warning("%s: flood over; %d codes were dropped", reader, gated.flood_ended)
+                self.note("scan_flood", reader=reader, dropped=gated.flood_ended)
+            if gated.verdict is Verdict.ACCEPT:
+                self.scan(code)
+            elif gated.verdict is Verdict.REPEAT:
+                log.debug("%s: %r again within %.1f s: counted once", reader, code, REPEAT_WINDOW_S)
+
+        return take
+
+    # ---- one event ---------------------------------------------------------------------------
 
     async def handle(self, event: Event) -> Step:
         """Run one event through the engine and carry out its Step."""
-        now = self.clock.now()
         if isinstance(event, Scan) and event.member is None and rules.valid_code(event.code):
-            event = Scan(event.code, self.ledger.get_member(event.code))
-        step = self.engine.handle(event, now)
+            member = await self.db(self.ledger.get_member, event.code)
+            event = Scan(event.code, member)
+        _log_event(event)
+        step = self.engine.handle(event, self.clock.now())
         await self.carry_out(step)
         return step
 
     async def carry_out(self, step: Step) -> None:
         """Commit the writes first (the intent is durable before any lock moves), then act."""
-        self.ledger.apply(step.writes)
+        if step.writes:
+            await self.db(self.ledger.apply, step.writes)
         for command in step.commands:
             try:
                 await self.cabinets[command.cabinet].send(command)
             except CommandRefused as err:
                 log.error("cabinet %d: %s", command.cabinet, err)
-                self.ledger.audit("command_refused", self.clock.now().wall, error=str(err))
+                await self._audit("command_refused", error=str(err))
                 if isinstance(command, Unlock):
                     self.emit(UnlockRefused(command.cabinet, command.slot, err.code))
             except CabinetError as err:
                 log.error("cabinet %d: %s failed: %s", command.cabinet, command, err)
-                self.ledger.audit("command_failed", self.clock.now().wall, error=str(err))
+                await self._audit("command_failed", error=str(err))
+        view = self.engine.view()
         for notice in step.notices:
-            self.display.show(self.engine.view(), notice)
+            log.info("screen [%s] %s %s", view.phase, notice.msg, dict(notice.params) or "")
+            self.display.show(view, notice)
+        if len(self.engine.online) == len(self.cabinets):
+            self.ready.set()
         for listener in self.listeners:
             listener(step)
 
-    async def run(self, until: asyncio.Event | None = None) -> None:
-        """Start the engine, the cabinet links and the daily reset; process events until told."""
+    async def _audit(self, kind: str, **details: object) -> None:
+        await self.db(self.ledger.audit, kind, self.clock.now().wall, **details)
+
+    async def _process(self, item: Event | AuditNote) -> None:
+        """Handle one queued item; a failure reloads the engine from the ledger, never stops."""
+        try:
+            if isinstance(item, AuditNote):
+                await self._audit(item.kind, **item.details)
+            else:
+                await self.handle(item)
+        except LedgerError as err:
+            log.error("ledger write failed (%s); reloading the kiosk from the ledger", err)
+            await self._reload()
+        except Exception:
+            log.exception("the engine failed on %s; reloading it from the ledger", item)
+            await self._reload()
+
+    async def _reload(self) -> None:
+        """Start over from the last commit, as after a restart; the cabinets' status decides.
+
+        A ledger that cannot even be read now is unusable: that LedgerError ends the daemon.
+        """
+        self.restarts += 1
+        self.engine = await self.db(self._new_engine)
         await self.carry_out(self.engine.start(self.clock.now()))
-        self._reset_counts()
+        for link in self.cabinets:
+            link.refresh()
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    async def run(self, until: asyncio.Event | None = None) -> None:
+        """Run the engine, the cabinet links and the daily reset until told; then shut down."""
+        await self.carry_out(self.engine.start(self.clock.now()))
+        await self.db(self._reset_counts)
         stop = until or asyncio.Event()
         tasks = [
             asyncio.create_task(supervise(f"cabinet{link.index + 1}", self._link_runner(link)))
@@ -180,17 +298,26 @@ class Kiosk:
         tasks.append(asyncio.create_task(self._wake_on(stop)))
         try:
             while not stop.is_set():
-                event, queued = await self._next_event()
+                item, queued = await self._next_event()
                 try:
                     if not stop.is_set():
-                        await self.handle(event)
+                        await self._process(item)
                 finally:
                     if queued:
                         self.queue.task_done()
+            await self._shut_down()
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _shut_down(self) -> None:
+        """End the session safely and lock every cabinet, within SHUTDOWN_BUDGET_S."""
+        try:
+            async with asyncio.timeout(SHUTDOWN_BUDGET_S):
+                await self._process(Shutdown())
+        except TimeoutError:
+            log.error("stopping: a cabinet did not confirm lock_all in time")
 
     def _link_runner(self, link: CabinetLink) -> Callable[[], Awaitable[None]]:
         return lambda: link.run(self.emit)
@@ -199,7 +326,7 @@ class Kiosk:
         await stop.wait()
         self.emit(Tick())  # unblocks the event loop so it sees ``stop``
 
-    async def _next_event(self) -> tuple[Event, bool]:
+    async def _next_event(self) -> tuple[Event | AuditNote, bool]:
         """The next queued event, or a Tick when the engine's next deadline comes first."""
         wake = self.engine.next_wakeup()
         delay = None if wake is None else max(0.0, wake - self.clock.now().mono)
@@ -219,7 +346,20 @@ class Kiosk:
             now = self.clock.now().wall
             midnight = rules.next_local_midnight(now, self.settings.timezone)
             await asyncio.sleep((midnight - now).total_seconds() + 0.5)
-            self._reset_counts()
+            await self.db(self._reset_counts)
+
+
+def _log_event(event: Event) -> None:
+    """One log line per event from outside (scans, sensors, links); ticks are not news."""
+    match event:
+        case Scan(code=code, member=member) if member is not None:
+            log.info("scan %r: member %s (%s)", code, member.member_id, Personal(member.name))
+        case Scan(code=code):
+            log.info("scan %r", code)
+        case Tick() | Shutdown():
+            pass
+        case _:
+            log.info("%s", event)
 
 
 async def supervise(name: str, factory: Callable[[], Awaitable[None]]) -> None:

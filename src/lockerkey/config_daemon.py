@@ -84,7 +84,8 @@ def read_scanners(check: Checker, data: Mapping[str, object]) -> tuple[ScannerSe
     for index, scanner in enumerate(scanners, start=1):
         key = f"scanner[{index}]"
         if scanner.name in names:
-            check.add(f"{key}.name", f"{scanner.name!r} is already the name of {names[scanner.name]}")
+            other = names[scanner.name]
+            check.add(f"{key}.name", f"{scanner.name!r} is already the name of {other}")
         names.setdefault(scanner.name, key)
         where = scanner.port if scanner.kind == "serial" else scanner.device
         if scanner.kind in ("serial", "evdev") and where in ports:

@@ -32,3 +32,6 @@ class CabinetLink(Protocol):
 
     async def send(self, command: Command) -> None:
         """Carry out one command (raise CabinetError when it cannot be delivered)."""
+
+    def refresh(self) -> None:
+        """Report a fresh Snapshot soon (after the kiosk reloaded its engine); no-op offline."""

@@ -149,6 +149,14 @@ class SerialCabinet:
             case Beep(pattern=pattern):
                 await self._checked("beep", pattern=pattern)
 
+    def refresh(self) -> None:
+        """Learn the status again and report it as a Snapshot (no-op while offline)."""
+        if not self.online:
+            return  # the next connect reports a Snapshot anyway
+        self.tracker.hold()
+        if self._resync is None or self._resync.done():
+            self._resync = asyncio.create_task(self._resync_now())
+
     async def _checked(self, cmd: str, **args: Any) -> None:
         reply = await self._call(cmd, **args)
         if reply.ok:

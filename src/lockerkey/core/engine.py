@@ -22,6 +22,7 @@ from lockerkey.core.events import (
     Now,
     Scan,
     Select,
+    Shutdown,
     Snapshot,
     Step,
     Tick,
@@ -92,6 +93,8 @@ class Engine:
                 recovery.on_snapshot(self, event)
             case LinkLost(cabinet=cab, reason=reason):
                 recovery.on_link_lost(self, cab, reason)
+            case Shutdown():
+                recovery.on_shutdown(self)
             case UnlockRefused(cabinet=cab, slot=slot, reason=reason):
                 recovery.on_unlock_refused(self, cab, slot, reason)
             case ControllerFault(cabinet=cab, code=code, slot=at):

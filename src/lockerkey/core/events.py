@@ -97,6 +97,11 @@ class LinkLost:
 
 
 @dataclass(frozen=True)
+class Shutdown:
+    """The kiosk is stopping: end the session safely and lock every cabinet."""
+
+
+@dataclass(frozen=True)
 class UnlockRefused:
     """A controller answered an unlock with an error: the slot certainly did not open."""
 
@@ -125,6 +130,7 @@ Event = (
     | Snapshot
     | LinkLost
     | UnlockRefused
+    | Shutdown
     | ControllerFault
 )
 

@@ -126,34 +126,62 @@ def on_link_lost(engine: Engine, cab: int, reason: str) -> None:
         if not s.offered:
             engine._end_step("failed", Msg.LINK_LOST)
     elif s is not None and any(c == cab for c, _ in s.opened):
-        # Nothing is recorded as done: the next status of this controller decides.
-        for c, slot in s.opened:
-            if c != cab:
-                engine._send(Lock(c, slot))
-        engine.unresolved.append(
-            Pending(
-                s.tx_id,
-                s.kind,
-                s.member_id,
-                s.locker,
-                {cab},
-                s.started,
-                s.rental_tx,
-                s.member,
-                str(engine.phase),
-            )
-        )
-        for number in engine._session_lockers(s):
-            engine._set(number, session_tx=None, locked_until=None)
-        engine._write(ops.EndSession(s.tx_id, "interrupted", engine._now.wall))
-        engine.session = None
-        engine._goto(Phase.IDLE if engine.online else Phase.OUT_OF_SERVICE)
+        _interrupt(engine, {cab})
         engine._say(Msg.LINK_LOST, "error")
     if not engine.online:
         if engine.phase is not Phase.OUT_OF_SERVICE:
             engine._goto(Phase.OUT_OF_SERVICE)
         if engine.notice is None or engine.notice.msg is not Msg.LINK_LOST:
             engine._say(Msg.OUT_OF_SERVICE, "error")
+
+
+def _interrupt(engine: Engine, cabinets: set[int]) -> None:
+    """Leave the session for the next status of ``cabinets`` to decide; lock the others."""
+    s = engine.session
+    assert s is not None
+    # Nothing is recorded as done: the next status of those controllers decides.
+    for c, slot in s.opened:
+        if c not in cabinets:
+            engine._send(Lock(c, slot))
+    engine.unresolved.append(
+        Pending(
+            s.tx_id,
+            s.kind,
+            s.member_id,
+            s.locker,
+            set(cabinets),
+            s.started,
+            s.rental_tx,
+            s.member,
+            str(engine.phase),
+        )
+    )
+    for number in engine._session_lockers(s):
+        engine._set(number, session_tx=None, locked_until=None)
+    engine._write(ops.EndSession(s.tx_id, "interrupted", engine._now.wall))
+    engine.session = None
+    engine._goto(Phase.IDLE if engine.online else Phase.OUT_OF_SERVICE)
+
+
+def on_shutdown(engine: Engine) -> None:
+    """The kiosk is stopping: nothing half-done is decided now, and every cabinet is locked.
+
+    A session that has unlocked something is left 'interrupted' for the controllers' status
+    after the restart to decide (a key gone was taken, a key home was not); one still at the
+    locker choice has unlocked nothing and is simply cancelled.
+    """
+    s = engine.session
+    engine._audit("shutdown", s.member_id if s else None, s.locker if s else None)
+    if s is not None and s.opened:
+        _interrupt(engine, {c for c, _ in s.opened})
+    elif s is not None:
+        engine._end_step("cancelled", Msg.CANCELLED)
+    for cab in sorted(engine.online):
+        engine._send(LockAll(cab))
+    engine.online.clear()
+    if engine.phase is not Phase.OUT_OF_SERVICE:
+        engine._goto(Phase.OUT_OF_SERVICE)
+    engine._say(Msg.OUT_OF_SERVICE)
 
 
 def on_unlock_refused(engine: Engine, cab: int, slot: int, reason: str) -> None:

@@ -1,0 +1,94 @@
+"""Logging for the daemon: <data_dir>/logs/ rotated by size, and stderr for the journal.
+
+One line per event: time (in the site's time zone), level, component, message. Member names
+are logged wrapped in ``Personal``; with ``[log] privacy = true`` they come out hidden. Anything
+shaped like a credential is masked whatever the settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import logging.handlers
+import re
+import sys
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+from lockerkey.config import Settings
+
+LOG_FILE = "lockerkey.log"
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+HIDDEN = "(name hidden)"
+
+_SECRETS = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+    re.compile(
+        r"""(?i)(["']?(?:private_key|password|passwd|secret|token|api_key)["']?\s*[:=]\s*)"""
+        r"""("[^"]*"|'[^']*'|\S+)"""
+    ),
+)
+
+
+class Personal(str):
+    """A member's name in a log call: hidden from the logs when privacy is on."""
+
+    __slots__ = ()
+
+
+def scrub(text: str) -> str:
+    """Mask private keys and ``password=...``-style values in a log message."""
+    text = _SECRETS[0].sub("[private key hidden]", text)
+    return _SECRETS[1].sub(lambda m: m.group(1) + "[hidden]", text)
+
+
+class KioskFormatter(logging.Formatter):
+    """FORMAT with site-local ISO times, hidden names and masked secrets, one line per record."""
+
+    def __init__(self, tz: tzinfo | None, privacy: bool) -> None:
+        super().__init__(FORMAT)
+        self.tz = tz
+        self.privacy = privacy
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The record's time in the site's zone, to the millisecond, with its offset."""
+        return datetime.fromtimestamp(record.created, self.tz).isoformat(timespec="milliseconds")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format a copy: the record is shared with the other handlers."""
+        args = record.args
+        if self.privacy and isinstance(args, tuple):
+            record = copy.copy(record)
+            record.args = tuple(HIDDEN if isinstance(a, Personal) else a for a in args)
+        text = scrub(super().format(record))
+        head, sep, rest = text.partition("\n")
+        # A message is one line; a traceback keeps its lines, indented so they read as one.
+        return head + (sep + rest.replace("\n", "\n    ") if rest else "")
+
+
+def setup_logging(settings: Settings, stderr: bool = True) -> Path | None:
+    """Send the lockerkey loggers to the log file and stderr; the file's path, or None."""
+    root = logging.getLogger("lockerkey")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(settings.log.level.upper())
+    root.propagate = False
+    formatter = KioskFormatter(settings.timezone, settings.log.privacy)
+    if stderr:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(formatter)
+        root.addHandler(console)
+    path = settings.log_dir / LOG_FILE
+    try:
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        file = logging.handlers.RotatingFileHandler(
+            path, maxBytes=settings.log.max_bytes, backupCount=settings.log.keep, encoding="utf-8"
+        )
+    except OSError as err:
+        # Losing the file log must not stop the kiosk: the journal still has everything.
+        root.error("cannot write logs to %s: %s; logging to stderr only", path, err.strerror)
+        return None
+    file.setFormatter(formatter)
+    root.addHandler(file)
+    return path
