@@ -91,9 +91,9 @@ class Site:
     async def start(self) -> None:
         """Run the kiosk and wait until every controller is online."""
         self._runner = asyncio.create_task(self.kiosk.run(self._stop))
-        await eventually(
-            lambda: len(self.engine.online) == len(self.sims), why="every controller online"
-        )
+        # Ready: every controller online and the commands of that step (lock_all) answered.
+        await eventually(self.kiosk.ready.is_set, why="every controller online")
+        await self.kiosk.queue.join()
 
     async def stop(self) -> None:
         """Stop the kiosk, the simulators and the ledger."""
@@ -102,7 +102,7 @@ class Site:
             await self._runner
         for sim in self.sims:
             await sim.stop()
-        self.ledger.close()
+        await self.kiosk.close()
 
     def said(self, text: str) -> bool:
         """Whether the display showed a line containing ``text``."""

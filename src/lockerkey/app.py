@@ -16,7 +16,7 @@ from typing import ParamSpec, Protocol, TypeVar
 from lockerkey.cabinet.base import CabinetError, CabinetLink, CommandRefused
 from lockerkey.cabinet.serial_link import SerialCabinet
 from lockerkey.config import Settings
-from lockerkey.core import rules
+from lockerkey.core import ops, rules
 from lockerkey.core.engine import Engine
 from lockerkey.core.events import (
     Event,
@@ -235,6 +235,9 @@ class Kiosk:
         """Commit the writes first (the intent is durable before any lock moves), then act."""
         if step.writes:
             await self.db(self.ledger.apply, step.writes)
+            for op in step.writes:
+                if isinstance(op, ops.Audit) and op.kind not in QUIET_AUDITS:
+                    _log_audit(op)
         for command in step.commands:
             try:
                 await self.cabinets[command.cabinet].send(command)
@@ -347,6 +350,18 @@ class Kiosk:
             midnight = rules.next_local_midnight(now, self.settings.timezone)
             await asyncio.sleep((midnight - now).total_seconds() + 0.5)
             await self.db(self._reset_counts)
+
+
+# Audit kinds that the log already says in other words (the event or the screen line).
+QUIET_AUDITS = frozenset({"snapshot", "message"})
+
+
+def _log_audit(op: ops.Audit) -> None:
+    """The ledger's audit event as a log line: what happened, to whom, where."""
+    who = f" member {op.member_id}" if op.member_id else ""
+    where = f" locker {op.locker}" if op.locker else ""
+    details = " ".join(f"{k}={v}" for k, v in op.details.items() if v is not None)
+    log.info("event %r%s%s %s", op.kind, who, where, details)
 
 
 def _log_event(event: Event) -> None:

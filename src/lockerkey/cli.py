@@ -7,8 +7,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -227,72 +225,35 @@ def _check(settings: Settings) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from lockerkey.app import (  # noqa: PLC0415
-        Kiosk,
-        TerminalDisplay,
-        build_cabinets,
-        build_layout,
-        open_ledger,
-    )
-    from lockerkey.readers.stdin import lines  # noqa: PLC0415
+    from lockerkey.daemon import run_daemon  # noqa: PLC0415
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.scanner.kind not in ("stdin", "none"):
-        _err(
-            f"scanner.kind = {settings.scanner.kind!r} is not part of this build yet; "
-            'use "stdin" or "none"'
-        )
-        return EXIT_FAIL
-    links = build_cabinets(settings)
-    ledger = open_ledger(settings)
-
-    async def serve() -> None:
-        kiosk = Kiosk(settings, ledger, links, TerminalDisplay(settings.language))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-
-        async def read_scans() -> None:
-            if settings.scanner.kind == "stdin":
-                async for code in lines():
-                    if code:
-                        kiosk.scan(code)
-
-        reader = asyncio.create_task(read_scans())
-        if settings.session.selection == "choose" and not build_layout(settings).shared_door:
-            logging.getLogger("lockerkey").warning(
-                'session.selection = "choose" needs the kiosk screen, which this build does not'
-                " have yet: members cannot pick a locker, so every rental will time out; use"
-                ' selection = "auto" until then'
-            )
-        logging.getLogger("lockerkey").info(
-            "lockerkey %s ready: config %s, %d lockers",
-            __version__,
-            settings.source,
-            len(settings.all_lockers()),
-        )
-        await kiosk.run(stop)
-        reader.cancel()
-
-    try:
-        asyncio.run(serve())
-    finally:
-        ledger.close()
-    return EXIT_OK
+    return run_daemon(settings)
 
 
 def _demo(data_dir: Path | None, tour: bool, delay: float) -> int:
     from lockerkey.demo import Demo, prepare  # noqa: PLC0415
+    from lockerkey.logs import setup_logging  # noqa: PLC0415
+    from lockerkey.runlock import AlreadyRunning, RunLock  # noqa: PLC0415
 
     settings, where = prepare(data_dir)
-    print(f"lockerkey demo: a simulated cabinet of 24 lockers; ledger in {where}/locker.db")
+    print(
+        f"lockerkey demo: a simulated cabinet of 24 lockers; ledger in {where}/locker.db,"
+        f" logs in {where}/logs/"
+    )
+    lock = RunLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as err:
+        _err(str(err))
+        return EXIT_FAIL
+    setup_logging(settings, stderr=False)
 
     async def go() -> None:
         await Demo(settings, delay=delay).main(tour=tour, interactive=True)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(go())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(go())
+    finally:
+        lock.release()
     return EXIT_OK

@@ -22,6 +22,7 @@ from lockerkey.cabinet.simulator import Simulator
 from lockerkey.config import Settings, demo_settings
 from lockerkey.core.events import Cancel, Select
 from lockerkey.core.state import Phase
+from lockerkey.daemon import Daemon
 from lockerkey.readers.stdin import lines
 from lockerkey.store import reports
 from lockerkey.sync.csv_members import read_members_csv
@@ -64,7 +65,7 @@ class Demo:
         self.settled = asyncio.Event()
 
     async def plug_in(self) -> Kiosk:
-        """Start one simulator per cabinet, as the ledger last saw it, and the kiosk on them."""
+        """Start one simulator per cabinet, as the ledger last saw it, and the daemon on them."""
         states = self.ledger.load_lockers()
         cabinets = []
         for cab in self.settings.cabinets:
@@ -83,12 +84,16 @@ class Demo:
             self.sims.append(sim)
             cabinets.append(dataclasses.replace(cab, port=await sim.start_pty()))
         self.settings = dataclasses.replace(self.settings, cabinets=tuple(cabinets))
-        self.kiosk = Kiosk(
+        # The daemon of `lockerkey run`, with this console as its reader.
+        self.daemon = Daemon(
             self.settings,
             self.ledger,
             build_cabinets(self.settings),
+            [],
             TerminalDisplay(self.settings.language, self.out),
         )
+        self.kiosk = self.daemon.kiosk
+        self.typed = self.kiosk.intake("console")
         self.kiosk.listeners.append(lambda _step: self._note())
         return self.kiosk
 
@@ -106,8 +111,8 @@ class Demo:
                 return
             await self.settled.wait()
 
-    async def act(self, line: str) -> bool:
-        """Handle one typed line; False means quit."""
+    async def act(self, line: str, typed: bool = True) -> bool:
+        """Handle one line (typed, or the tour's); False means quit."""
         if not line:
             return True
         self.out(f"> {line}")
@@ -125,14 +130,15 @@ class Demo:
                 if sim.member is not None:
                     sim.member.misplace_next = True
         elif word == "/status":
-            self.print_status()
+            await self.print_status()
         else:
-            self.kiosk.scan(line)
+            # Typed codes pass the reader's gate; the tour repeats cards on purpose.
+            (self.typed if typed else self.kiosk.scan)(line)
         return True
 
-    def print_status(self) -> None:
+    async def print_status(self) -> None:
         """A short locker table."""
-        for row in reports.locker_table(self.ledger):
+        for row in await self.kiosk.db(reports.locker_table, self.ledger):
             if row["key"] != "in" or row["service"] != "in_service":
                 self.out(
                     f"    locker {row['locker']}: key {row['key']}, {row['service']}"
@@ -149,17 +155,21 @@ class Demo:
             " KEY-20 /status"
         )
         for line in script.split():
-            await self.act(line.replace(":", " "))
+            await self.act(line.replace(":", " "), typed=False)
             await self.settle()
 
     async def main(self, tour: bool, interactive: bool) -> None:
         """Run the kiosk, the tour and/or typed input, then stop cleanly."""
-        stop = asyncio.Event()
         kiosk = await self.plug_in()
-        runner = asyncio.create_task(kiosk.run(stop))
+        runner = asyncio.create_task(self.daemon.serve())
         try:
+            ready = asyncio.create_task(kiosk.ready.wait())
+            await asyncio.wait([ready, runner], return_when=asyncio.FIRST_COMPLETED)
+            if runner.done():
+                await runner  # it failed: say why
             await self.settle()
-            if tour and reports.rental_count(self.ledger):
+            rented = await kiosk.db(reports.rental_count, self.ledger)
+            if tour and rented:
                 self.out("(the tour is skipped: this data dir already has rentals)")
             elif tour:
                 self.out("--- tour ---")
@@ -171,8 +181,8 @@ class Demo:
                         break
                     await self.settle()
         finally:
-            stop.set()
+            self.daemon.stop.set()
             await runner
+            await kiosk.close()
             for sim in self.sims:
                 await sim.stop()
-            self.ledger.close()

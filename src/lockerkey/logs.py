@@ -19,7 +19,7 @@ from lockerkey.config import Settings
 
 LOG_FILE = "lockerkey.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-HIDDEN = "(name hidden)"
+HIDDEN = "name hidden"
 
 _SECRETS = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),

@@ -8,7 +8,7 @@ import io
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TextIO
 
 
@@ -64,3 +64,17 @@ async def lines(stream: TextIO | None = None) -> AsyncIterator[str]:
     threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
     while (line := await queue.get()) is not None:
         yield line.rstrip("\r\n")
+
+
+class StdinReader:
+    """Codes typed on standard input, one per line; the end of input ends the reader."""
+
+    def __init__(self, name: str = "stdin", stream: TextIO | None = None) -> None:
+        self.name = name
+        self.stream = stream
+
+    async def run(self, emit: Callable[[str], None]) -> None:
+        """Emit every non-blank line; return at the end of input (nothing more will come)."""
+        async for line in lines(self.stream):
+            if line.strip():
+                emit(line)

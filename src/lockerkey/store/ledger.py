@@ -38,6 +38,11 @@ def held_sql(prefix: str = "") -> str:
     )
 
 
+def sqlite_version() -> str:
+    """The version of the SQLite library the ledger runs on (for the startup log)."""
+    return sqlite3.sqlite_version
+
+
 class LedgerError(Exception):
     """The ledger cannot be opened or used (corrupt, locked, newer schema, disk full)."""
 

@@ -1,0 +1,223 @@
+"""``lockerkey run``: readers, cabinet links, engine and timers in one asyncio process.
+
+Startup: take the run lock, open the logs and the ledger, connect the cabinets and recover
+from their status, then start reading scans. SIGTERM or SIGINT ends the session safely, locks
+every cabinet, closes the ledger and exits 0. A crashed reader, link or timer is logged and
+restarted; only a broken config or an unusable ledger ends the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from lockerkey import __version__
+from lockerkey.app import Display, Kiosk, TerminalDisplay, build_cabinets, open_ledger, supervise
+from lockerkey.cabinet.base import CabinetLink
+from lockerkey.config import Settings
+from lockerkey.config_daemon import ScannerSettings
+from lockerkey.logs import setup_logging
+from lockerkey.readers.base import Reader, ReaderError
+from lockerkey.runlock import AlreadyRunning, RunLock
+from lockerkey.store.backup import BackupError, take_backup
+from lockerkey.store.ledger import Ledger, LedgerError, sqlite_version
+
+log = logging.getLogger("lockerkey.daemon")
+
+# How long startup waits for every cabinet's status before taking scans anyway (the kiosk
+# then shows out-of-service for the missing ones until they answer).
+READY_WAIT_S = 10.0
+# The loop watchdog: a callback that holds the loop longer than this is a bug worth a warning.
+LAG_BUDGET_S = 0.05
+LAG_EVERY_S = 0.1
+
+
+def build_reader(scanner: ScannerSettings) -> Reader | None:
+    """The reader one [scanner] table describes (None for kind = "none")."""
+    if scanner.kind == "serial":
+        from lockerkey.readers.serial import SerialReader  # noqa: PLC0415
+
+        return SerialReader(scanner.name, scanner.port, scanner.baudrate)
+    if scanner.kind == "evdev":
+        if importlib.util.find_spec("evdev") is None:
+            raise ReaderError(
+                f'{scanner.name}: kind = "evdev" needs python-evdev: on Raspberry Pi OS'
+                " `sudo apt install python3-evdev` (and a venv made with"
+                " --system-site-packages), or `pip install 'lockerkey[evdev]'` with gcc and"
+                " the Python headers installed"
+            )
+        from lockerkey.readers.evdev import EvdevReader  # noqa: PLC0415
+
+        return EvdevReader(scanner.name, scanner.device)
+    if scanner.kind == "stdin":
+        from lockerkey.readers.stdin import StdinReader  # noqa: PLC0415
+
+        return StdinReader(scanner.name)
+    return None
+
+
+class Daemon:
+    """The kiosk with its readers and timers, ready to serve until stopped."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger,
+        links: Sequence[CabinetLink],
+        readers: Sequence[Reader],
+        display: Display,
+    ) -> None:
+        self.settings = settings
+        self.kiosk = Kiosk(settings, ledger, links, display)
+        self.readers = list(readers)
+        self.stop = asyncio.Event()
+
+    async def serve(self) -> None:
+        """Run until ``stop`` is set; then shut down cleanly (LedgerError if it is unusable)."""
+        kiosk = self.kiosk
+        runner = asyncio.create_task(kiosk.run(self.stop))
+        helpers = [
+            asyncio.create_task(supervise("backup", self._daily_backups)),
+            asyncio.create_task(supervise("loop-watch", watch_loop)),
+        ]
+        readers: list[asyncio.Task[None]] = []
+        try:
+            ready = asyncio.create_task(kiosk.ready.wait())
+            await asyncio.wait([ready, runner], timeout=READY_WAIT_S, return_when="FIRST_COMPLETED")
+            ready.cancel()
+            if runner.done():
+                await runner  # it failed at startup: say why
+                return
+            self._log_ready()
+            readers = [
+                asyncio.create_task(supervise(r.name, _reader_runner(r, kiosk.intake(r.name))))
+                for r in self.readers
+            ]
+            await runner
+        finally:
+            for task in readers + helpers:
+                task.cancel()
+            runner.cancel()
+            await asyncio.gather(*readers, *helpers, runner, return_exceptions=True)
+
+    def _log_ready(self) -> None:
+        settings = self.settings
+        online = sorted(self.kiosk.engine.online)
+        names = [cab.name for cab in settings.cabinets]
+        missing = [n for i, n in enumerate(names) if i not in online]
+        log.info(
+            "lockerkey %s ready (Python %s, SQLite %s): config %s, data %s, %d lockers in %d"
+            " cabinet(s)%s, readers: %s",
+            __version__,
+            sys.version.split()[0],
+            sqlite_version(),
+            settings.source or "(built in)",
+            settings.data_dir,
+            len(settings.all_lockers()),
+            len(names),
+            f"; not answering yet: {', '.join(missing)}" if missing else "",
+            ", ".join(f"{r.name}" for r in self.readers) or "none",
+        )
+
+    async def _daily_backups(self) -> None:
+        at = self.settings.backup.at()
+        if at is None:
+            return  # [backup] time = "": daily backups are off
+        tz = self.settings.timezone
+        while True:
+            now = datetime.now(UTC)
+            local = now.astimezone(tz)
+            due = local.replace(hour=at[0], minute=at[1], second=0, microsecond=0)
+            if due <= local:
+                due += timedelta(days=1)
+            await asyncio.sleep((due.astimezone(UTC) - now).total_seconds())
+            await self.backup_now()
+
+    async def backup_now(self) -> None:
+        """Take a checked backup on a thread of its own; rentals go on meanwhile."""
+        s = self.settings
+        try:
+            done = await asyncio.to_thread(
+                take_backup, s.db_path, s.backup_dir, s.backup.keep, datetime.now(UTC)
+            )
+        except BackupError as err:
+            log.error("backup failed: %s", err)
+            self.kiosk.note("backup_failed", error=str(err))
+            return
+        log.info("backup written: %s (%d bytes, checked)", done.path, done.size)
+        self.kiosk.note("backup", path=str(done.path), size=done.size)
+
+
+def _reader_runner(reader: Reader, emit: Callable[[str], None]) -> Callable[[], Awaitable[None]]:
+    return lambda: reader.run(emit)
+
+
+async def watch_loop() -> None:
+    """Warn when the event loop was held up past its budget (a blocking call slipped in)."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    reported = loop.time()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(LAG_EVERY_S)
+        lag = loop.time() - before - LAG_EVERY_S
+        worst = max(worst, lag)
+        if worst > LAG_BUDGET_S and loop.time() - reported >= 60.0:
+            log.warning("the event loop was held up for %.0f ms", worst * 1000)
+            worst, reported = 0.0, loop.time()
+
+
+def run_daemon(settings: Settings) -> int:
+    """``lockerkey run``: serve until SIGTERM/SIGINT; 0 on a clean stop, 1 if it cannot run."""
+    lock = RunLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as err:
+        print(f"lockerkey: {err}", file=sys.stderr)  # noqa: T201
+        return 1
+    try:
+        setup_logging(settings)
+        if settings.session.selection == "choose" and not any(
+            cab.kind == "shared_door" for cab in settings.cabinets
+        ):
+            log.warning(
+                'session.selection = "choose" needs the kiosk screen, which this build does not'
+                " have yet: members cannot pick a locker, so every rental will time out; use"
+                ' selection = "auto" until then'
+            )
+        try:
+            ledger = open_ledger(settings)
+        except LedgerError as err:
+            log.critical("cannot use the ledger: %s", err)
+            return 1
+        try:
+            readers = [r for r in map(build_reader, settings.scanners) if r is not None]
+        except ReaderError as err:
+            log.critical("%s", err)
+            return 1
+        daemon = Daemon(
+            settings, ledger, build_cabinets(settings), readers, TerminalDisplay(settings.language)
+        )
+        return asyncio.run(_main(daemon))
+    finally:
+        lock.release()
+
+
+async def _main(daemon: Daemon) -> int:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.stop.set)
+    try:
+        await daemon.serve()
+    except LedgerError as err:
+        log.critical("the ledger became unusable: %s; stopping", err)
+        return 1
+    finally:
+        await daemon.kiosk.close()
+    log.info("stopped: every cabinet locked, ledger closed")
+    return 0
