@@ -91,6 +91,8 @@ def test_example_config_documents_every_key() -> None:
         "rules",
         "sync",
         "web",
+        "log",
+        "backup",
     }
     assert set(data["cabinet"][0]) == {"port", "lockers", "key_barcode", "kind", "name", "baudrate"}
     assert set(data["session"]) == {"timeout_s", "selection"}
@@ -662,3 +664,83 @@ def test_korean_text_in_a_utf8_file(tmp_path: Path) -> None:
     text = ZONED + '[[zone]]\nname = "남자"\nlockers = "1-2"\nallow = { "성별" = ["남"] }\n'
     settings = load_settings(write(tmp_path, text))
     assert settings.zones[0].allow == {"성별": frozenset({"남"})}
+
+
+# --- the daemon's sections: scanners, logs, backups -------------------------------------
+
+
+def test_several_scanners_as_an_array_of_tables() -> None:
+    settings = settings_from_mapping(
+        {
+            "cabinet": [{"port": "c", "lockers": "1-4"}],
+            "scanner": [
+                {"kind": "evdev", "device": "0c2e:0b61", "name": "cards"},
+                {"kind": "serial", "port": "/dev/ttyACM0"},
+            ],
+        }
+    )
+    assert [(s.kind, s.name) for s in settings.scanners] == [
+        ("evdev", "cards"),
+        ("serial", "scanner2"),
+    ]
+    assert settings.scanner.device == "0c2e:0b61"
+
+
+@pytest.mark.parametrize(
+    ("scanners", "key", "words"),
+    [
+        (
+            [{"kind": "serial", "port": "p"}, {"kind": "serial", "port": "p"}],
+            "scanner[2]",
+            "read by",
+        ),
+        ([{"kind": "stdin"}, {"kind": "stdin", "name": "b"}], "scanner", "at most one"),
+        ([{"kind": "none", "name": "x"}, {"kind": "none", "name": "x"}], "scanner[2].name", "x"),
+        ([{"kind": "serial"}], "scanner[1].port", "required"),
+        ([{"kind": "evdev", "devcie": "/dev/input/x"}], "scanner[1].devcie", "device"),
+        ("stdin", "scanner", "must be a table"),
+    ],
+)
+def test_scanner_problems_are_named(scanners: object, key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({"cabinet": [{"port": "c", "lockers": "1-4"}], "scanner": scanners})
+    assert any(f": {key}: " in p and words in p for p in caught.value.problems), caught.value
+
+
+def test_log_and_backup_defaults_and_values() -> None:
+    cab = {"cabinet": [{"port": "c", "lockers": "1-4"}]}
+    plain = settings_from_mapping(cab)
+    assert (plain.log.level, plain.log.privacy, plain.log.keep) == ("info", True, 5)
+    assert (plain.backup.at(), plain.backup.keep) == ((3, 0), 14)
+    assert plain.log_dir == plain.data_dir / "logs"
+    assert plain.backup_dir == plain.data_dir / "backup"
+    custom = settings_from_mapping(
+        {
+            **cab,
+            "log": {"level": "debug", "privacy": False, "max_bytes": 20000, "keep": 2},
+            "backup": {"time": "23:45", "keep": 3},
+        }
+    )
+    assert (custom.log.level, custom.log.privacy, custom.log.max_bytes) == ("debug", False, 20000)
+    assert (custom.backup.at(), custom.backup.keep) == ((23, 45), 3)
+    assert settings_from_mapping({**cab, "backup": {"time": ""}}).backup.at() is None
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "words"),
+    [
+        ({"log": {"level": "verbose"}}, "log.level", "'debug'"),
+        ({"log": {"privacy": "yes"}}, "log.privacy", "true or false"),
+        ({"log": {"max_bytes": 10}}, "log.max_bytes", "at least"),
+        ({"backup": {"time": "25:00"}}, "backup.time", "HH:MM"),
+        ({"backup": {"time": "3am"}}, "backup.time", "HH:MM"),
+        ({"backup": {"keep": 0}}, "backup.keep", "at least 1"),
+        ({"backup": {"when": "03:00"}}, "backup.when", "unknown key"),
+    ],
+)
+def test_log_and_backup_problems_are_named(
+    section: dict[str, object], key: str, words: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({"cabinet": [{"port": "c", "lockers": "1-4"}], **section})
+    assert any(f": {key}: " in p and words in p for p in caught.value.problems), caught.value
