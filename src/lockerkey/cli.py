@@ -246,6 +246,9 @@ def _demo(data_dir: Path | None, tour: bool, delay: float) -> int:
     except AlreadyRunning as err:
         _err(str(err))
         return EXIT_FAIL
+    except OSError as err:
+        _err(f"{lock.path}: cannot take the run lock: {err.strerror}")
+        return EXIT_FAIL
     setup_logging(settings, stderr=False)
 
     async def go() -> None:

@@ -180,6 +180,9 @@ def run_daemon(settings: Settings) -> int:
     except AlreadyRunning as err:
         print(f"lockerkey: {err}", file=sys.stderr)  # noqa: T201
         return 1
+    except OSError as err:
+        print(f"lockerkey: {lock.path}: cannot take the run lock: {err.strerror}", file=sys.stderr)  # noqa: T201
+        return 1
     try:
         setup_logging(settings)
         if settings.session.selection == "choose" and not any(

@@ -191,8 +191,8 @@ class EvdevReader:
         if not matches:
             if denied:
                 raise _Unavailable(
-                    f"no input device matching {self.device!r} could be opened: permission "
-                    f"denied on {len(denied)} of them ({denied[0]}, ...): {_PERMISSION_HINT}"
+                    f"no device we may open matches {self.device!r}, and permission was "
+                    f"denied on {len(denied)} ({denied[0]}, ...): {_PERMISSION_HINT}"
                 )
             raise _Unavailable(f"no keyboard-type input device matches {self.device!r} yet")
         chosen, *others = matches

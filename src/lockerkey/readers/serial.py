@@ -22,6 +22,7 @@ class CodeSplitter(asyncio.Protocol):
         self._emit = emit
         self._closed = closed
         self._buffer = bytearray()
+        self._skipping = False  # past MAX_CODE_BYTES: the rest of this line is dropped
 
     def data_received(self, data: bytes) -> None:
         """Emit every complete code; keep the rest."""
@@ -29,10 +30,16 @@ class CodeSplitter(asyncio.Protocol):
             if byte in (0x0D, 0x0A):
                 if self._buffer:
                     self._flush()
+                self._skipping = False
+                continue
+            if self._skipping:
                 continue
             self._buffer.append(byte)
             if len(self._buffer) >= MAX_CODE_BYTES:
-                self._flush()  # too long to be a code: handed on whole, to be refused
+                # Too long to be a code: handed on to be refused, and its tail skipped, so
+                # the tail can never pass for a short code of its own.
+                self._flush()
+                self._skipping = True
 
     def _flush(self) -> None:
         # Non-ASCII bytes become U+FFFD, which the validator refuses: never silently dropped.

@@ -1,10 +1,10 @@
 """Checked copies of the ledger in ``<data_dir>/backup/``, and putting one back in place.
 
-Backups are named ``locker-YYYYmmdd-HHMMSS.db`` from the time of the backup in UTC (a compact
-form without "Z": UTC because local clocks jump at daylight-saving changes and the name must
-sort in time order); a second backup in the same second gets ``-1``, ``-2``... Only files
-matching that pattern are ever pruned; anything else in the directory is left alone, including
-the ``locker-before-restore-...`` copies a restore makes.
+Backups are named ``locker-YYYYmmdd-HHMMSS.db`` from the time of the backup in UTC (compact,
+no "Z"; UTC because local time repeats an hour at a daylight-saving change and names must sort
+in time order). A second backup in the same second gets ``-1``, ``-2``... Pruning touches only
+files of that pattern: anything else in the directory stays, including the
+``locker-before-restore-...`` copies a restore makes.
 """
 
 from __future__ import annotations
@@ -39,10 +39,8 @@ log = logging.getLogger(__name__)
 LEDGER_TABLES = ("members", "rentals", "locker_status", "active_transactions", "events")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _OURS = re.compile(r"locker-(\d{8})-(\d{6})(?:-(\d+))?\.db")
-_RAW = "-raw"
+_RAW = re.compile(r"locker-before-restore-\d{8}-\d{6}-raw(?:-\d+)?\.db")
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
-# Files SQLite keeps beside a database; another database's journal must never meet ours.
-_SIDECARS = ("-wal", "-shm", "-journal")
 
 
 class BackupError(Exception):
@@ -61,14 +59,14 @@ class BackupResult:
 
 
 def take_backup(db_path: Path, backup_dir: Path, keep: int, now: datetime) -> BackupResult:
-    """Write a checked copy of the live ledger into ``backup_dir``, then prune old ones (blocking)."""
+    """Write a checked copy of the live ledger into ``backup_dir``, then prune (blocking)."""
     if keep < 1:
         raise ValueError("keep must be at least 1: the new backup itself is kept")
     started = time.monotonic()
     if not db_path.is_file():
         raise BackupError(f"{db_path}: no ledger here, nothing to back up")
     _make_dir(backup_dir)
-    path, rentals = _snapshot(db_path, backup_dir, f"locker-{_stamp(now)}")
+    path, rentals = _snapshot(db_path, backup_dir, f"locker-{_stamp(now)}", checkpoint=False)
     size = path.stat().st_size
     pruned = _prune(backup_dir, keep, path)
     return BackupResult(path, size, time.monotonic() - started, pruned, rentals)
@@ -82,37 +80,32 @@ def verify_backup(path: Path) -> int:
 def restore_backup(file: Path, db_path: Path, backup_dir: Path, now: datetime) -> Path | None:
     """Put backup ``file`` in place of the ledger; the safety copy of the replaced one, if any.
 
-    The daemon must not run (the caller holds the run lock). Steps are ordered so that any
-    failure leaves the previous ledger in place: copy and verify first, then save the current
-    ledger, and only then swap.
+    The daemon must not run (the caller holds the run lock). The steps are ordered so that a
+    failure leaves the previous ledger in place: copy and verify, save the current ledger, swap.
     """
     stamp = _stamp(now)
-    data_dir = db_path.parent
-    # The copy goes next to the ledger so that the final rename stays on one filesystem, and
-    # it is what gets verified: the bytes checked are the bytes put in place.
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{db_path.name}.restore-", suffix=".tmp", dir=data_dir)
-        os.close(fd)
-    except OSError as err:
-        raise BackupError(f"{data_dir}: cannot write here: {err}") from err
-    tmp = Path(name)
+    # The copy goes next to the ledger, so the final rename stays on one filesystem, and it is
+    # the copy that gets verified: the bytes checked are the bytes put in place.
+    tmp = _temp(db_path.parent, f".{db_path.name}.restore-")
     try:
         try:
             shutil.copyfile(file, tmp)
-            _fsync_file(tmp)
+            _fsync(tmp)
         except OSError as err:
-            raise BackupError(f"{file}: cannot copy it next to the ledger: {err}") from err
-        _verify(tmp, file)
+            raise BackupError(f"{file}: cannot read it: {err}; nothing was changed") from err
+        try:
+            _verify(tmp, file)
+        except BackupError as err:
+            raise BackupError(f"{err}; nothing was changed") from err
         safety = _save_current(db_path, backup_dir, stamp) if db_path.exists() else None
         try:
             _match_owner(tmp, db_path)
-            # A -wal left beside locker.db would be applied to the restored file (SQLite cannot
-            # tell whose WAL it is). The safety copy already checkpointed it into the old file,
-            # so deleting it first loses nothing even if the rename below then fails.
-            for sidecar in _SIDECARS:
+            # SQLite cannot tell whose -wal it finds: a stale one beside locker.db would be
+            # applied to the restored file. The safety copy checkpointed it into the old file
+            # (or kept it raw), so deleting it before the rename loses nothing if that fails.
+            for sidecar in ("-wal", "-shm", "-journal"):
                 Path(f"{db_path}{sidecar}").unlink(missing_ok=True)
             tmp.replace(db_path)
-            _fsync_dir(data_dir)
         except OSError as err:
             raise BackupError(
                 f"{db_path}: cannot put the backup in place: {err}; the previous ledger is "
@@ -120,6 +113,10 @@ def restore_backup(file: Path, db_path: Path, backup_dir: Path, now: datetime) -
             ) from err
     finally:
         tmp.unlink(missing_ok=True)
+    try:
+        _fsync(db_path.parent)
+    except OSError as err:
+        raise BackupError(f"{db_path}: restored, but syncing its directory failed: {err}") from err
     return safety
 
 
@@ -136,52 +133,43 @@ def list_backups(backup_dir: Path) -> list[Path]:
 
 def is_raw_copy(path: Path) -> bool:
     """Whether a safety copy is a raw copy of a damaged ledger (main file plus -wal/-shm)."""
-    return path.stem.rsplit("-", 1)[0].endswith(_RAW) or path.stem.endswith(_RAW)
+    return _RAW.fullmatch(path.name) is not None
 
 
-# ---- the consistent copy -------------------------------------------------------------------
+# ---- copying and checking ------------------------------------------------------------------
 
 
-def _snapshot(db_path: Path, directory: Path, stem: str) -> tuple[Path, int]:
+def _snapshot(db_path: Path, directory: Path, stem: str, checkpoint: bool) -> tuple[Path, int]:
     """Copy the ledger consistently to ``directory/stem[-n].db``; (path, rentals in the copy)."""
+    tmp = _temp(directory, f".{stem}.")
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=directory)
-        os.close(fd)
-    except OSError as err:
-        raise BackupError(f"{directory}: cannot write a backup here: {err}") from err
-    tmp = Path(name)
-    try:
-        conn = _open_live(db_path)
+        # mode=rw: never create an empty ledger where there was none; 5 s like the daemon's.
+        uri = f"{db_path.resolve().as_uri()}?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
         try:
-            # VACUUM INTO rather than the backup API: one statement is one read transaction,
-            # so the copy is a snapshot of a single commit (WAL content included) while the
-            # daemon keeps writing (in WAL mode readers never block writers). The backup API
-            # would also do, but only if run in a single step; VACUUM INTO also writes a
-            # compact file in rollback-journal mode, one self-contained file with no -wal.
-            # It needs an empty or missing target: mkstemp's empty file is fine.
+            # VACUUM INTO, not the backup API: one statement is one read transaction, so the
+            # copy is the snapshot of one commit, WAL content included, while the daemon goes
+            # on writing (in WAL mode a reader does not block writers). The backup API does
+            # that only when run in one step, and copies free pages and the WAL flag; VACUUM
+            # INTO writes a compact, self-contained rollback-mode file. It wants an empty or
+            # missing target: mkstemp's empty file is fine.
             conn.execute("VACUUM INTO ?", (str(tmp),))
-            # Fold the WAL into the main file (a no-op while the daemon holds a reader): a
-            # restore deletes the -wal after this copy, and nothing must be lost if it then
-            # stops halfway.
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if checkpoint:
+                # Restore only, the daemon stopped: fold the WAL into the old file, because the
+                # restore deletes the -wal next. Never while the daemon runs: a TRUNCATE
+                # checkpoint holds its writers off.
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             conn.close()
-        # SQLite does not fsync the target of VACUUM INTO.
-        _fsync_file(tmp)
+        _fsync(tmp)  # SQLite does not sync the target of VACUUM INTO
         _version, rentals = _inspect(tmp, db_path, "the copy")
         final = _claim(tmp, directory, stem)
-        _fsync_dir(directory)
+        _fsync(directory)
     except (OSError, sqlite3.Error) as err:
         raise BackupError(f"{db_path}: cannot copy the ledger into {directory}: {err}") from err
     finally:
         tmp.unlink(missing_ok=True)
     return final, rentals
-
-
-def _open_live(db_path: Path) -> sqlite3.Connection:
-    # mode=rw: never create an empty ledger where there was none. 5 s like the daemon's.
-    uri = f"{db_path.resolve().as_uri()}?mode=rw"
-    return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
 
 
 def _verify(path: Path, shown: Path) -> int:
@@ -205,12 +193,11 @@ def _verify(path: Path, shown: Path) -> int:
 
 def _inspect(path: Path, shown: Path, what: str) -> tuple[int, int]:
     """Integrity, foreign keys and our tables; (user_version, rentals). Never writes."""
-    # immutable=1: read exactly this one file. No -wal beside it is read and no -shm is
-    # created, so a backup file is judged by its own bytes (what a restore copies) and is not
-    # touched. Only for files nobody is writing: never the live ledger.
-    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    # immutable=1 reads exactly this one file: no -wal beside it is read and no -shm created,
+    # so a backup is judged by its own bytes (what a restore copies) and left untouched. Only
+    # for files nobody is writing: never the live ledger.
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     except sqlite3.Error as err:
         raise BackupError(f"{shown}: cannot open {what}: {err}") from err
     try:
@@ -219,17 +206,15 @@ def _inspect(path: Path, shown: Path, what: str) -> tuple[int, int]:
             raise BackupError(f"{shown}: {what} fails the integrity check: {'; '.join(checks[:3])}")
         orphans = conn.execute("PRAGMA foreign_key_check").fetchall()
         if orphans:
-            table, rowid, parent = orphans[0][0], orphans[0][1], orphans[0][2]
+            table, rowid, parent = orphans[0][:3]
             raise BackupError(
-                f"{shown}: {what} fails the foreign key check: {len(orphans)} row(s), first "
+                f"{shown}: {what} fails the foreign key check: {len(orphans)} row(s), the first "
                 f"{table} row {rowid} refers to a missing {parent}"
             )
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        missing = [t for t in LEDGER_TABLES if t not in tables]
+        query = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        missing = set(LEDGER_TABLES) - {row[0] for row in conn.execute(query)}
         if missing:
-            raise BackupError(
-                f"{shown}: not a lockerkey ledger (no {', '.join(missing)} table)"
-            )
+            raise BackupError(f"{shown}: not a lockerkey ledger (no {', '.join(sorted(missing))})")
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         rentals = int(conn.execute("SELECT COUNT(*) FROM rentals").fetchone()[0])
     except sqlite3.DatabaseError as err:
@@ -239,48 +224,47 @@ def _inspect(path: Path, shown: Path, what: str) -> tuple[int, int]:
     return version, rentals
 
 
-# ---- restore's safety copy -----------------------------------------------------------------
-
-
 def _save_current(db_path: Path, backup_dir: Path, stamp: str) -> Path:
     """Copy the ledger about to be replaced aside, consistently if possible, raw otherwise."""
     stem = f"locker-before-restore-{stamp}"
     _make_dir(backup_dir)
+    # The raw files are copied first: a damaged ledger fails to open, but closing even that
+    # connection makes SQLite checkpoint and delete its -wal, so afterwards it would be gone.
+    raw: dict[str, Path] = {}
     try:
-        return _snapshot(db_path, backup_dir, stem)[0]
-    except BackupError as err:
-        reason = err
-    # A damaged ledger cannot be read through SQLite; its bytes are still worth keeping. The
-    # copies keep SQLite's sidecar naming, so the set opens as it was.
-    log.warning("%s; copying its raw files aside instead", reason)
-    try:
-        main = _raw_copy(db_path, backup_dir, stem + _RAW)
-    except OSError as err:
-        raise BackupError(
-            f"cannot save the current ledger before replacing it ({reason}; a raw copy failed "
-            f"too: {err}); nothing was changed"
-        ) from err
-    return main
-
-
-def _raw_copy(db_path: Path, backup_dir: Path, stem: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=backup_dir)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        shutil.copyfile(db_path, tmp)
-        _fsync_file(tmp)
-        main = _claim(tmp, backup_dir, stem)
+        try:
+            for sidecar in ("", "-wal", "-shm"):
+                if Path(f"{db_path}{sidecar}").exists():
+                    raw[sidecar] = _temp(backup_dir, f".{stem}-raw{sidecar}.")
+                    shutil.copyfile(f"{db_path}{sidecar}", raw[sidecar])
+        except OSError as err:
+            raise BackupError(
+                f"{db_path}: cannot copy the current ledger aside: {err}; nothing was changed"
+            ) from err
+        try:
+            return _snapshot(db_path, backup_dir, stem, checkpoint=True)[0]
+        except BackupError as err:
+            reason = err
+        # Unreadable through SQLite, but its bytes are still worth keeping. The copies keep
+        # SQLite's sidecar names, so the set opens as it was.
+        log.warning("%s; keeping its raw files instead", reason)
+        try:
+            for tmp in raw.values():
+                _fsync(tmp)
+            main = _claim(raw[""], backup_dir, f"{stem}-raw")
+            for sidecar, tmp in raw.items():
+                if sidecar:
+                    tmp.replace(f"{main}{sidecar}")
+            _fsync(backup_dir)
+        except OSError as err:
+            raise BackupError(
+                f"cannot save the current ledger before replacing it ({reason}; a raw copy "
+                f"failed too: {err}); the restore stopped before replacing anything"
+            ) from err
+        return main
     finally:
-        tmp.unlink(missing_ok=True)
-    for sidecar in ("-wal", "-shm"):
-        source = Path(f"{db_path}{sidecar}")
-        if source.exists():
-            target = Path(f"{main}{sidecar}")
-            shutil.copyfile(source, target)
-            _fsync_file(target)
-    _fsync_dir(backup_dir)
-    return main
+        for tmp in raw.values():
+            tmp.unlink(missing_ok=True)
 
 
 # ---- files ---------------------------------------------------------------------------------
@@ -299,11 +283,11 @@ def _order(path: Path) -> tuple[str, str, int]:
 
 
 def _claim(tmp: Path, directory: Path, stem: str) -> Path:
-    """Give ``tmp`` the first free name ``stem.db``, ``stem-1.db``...; never replace a file."""
+    """Give ``tmp`` the first free name of ``stem.db``, ``stem-1.db``...; never replace a file."""
     for n in range(1000):
         final = directory / (f"{stem}.db" if n == 0 else f"{stem}-{n}.db")
         try:
-            # link() fails if the name exists, so two processes backing up in the same
+            # link() fails when the name exists, so two processes backing up in the same
             # second cannot both take it (rename() would silently replace the other's file).
             os.link(tmp, final)
         except FileExistsError:
@@ -321,11 +305,10 @@ def _claim(tmp: Path, directory: Path, stem: str) -> Path:
 
 
 def _prune(backup_dir: Path, keep: int, new: Path) -> tuple[Path, ...]:
-    # The new backup always stays, even if it sorts oldest: a Pi without a clock battery can
-    # boot with the time behind, and its backup must not be deleted as soon as it is written.
-    others = [p for p in list_backups(backup_dir) if p != new]
+    # The new backup always stays, even when it sorts oldest: a Pi without a clock battery can
+    # boot with its time behind, and that backup must not go as soon as it is written.
     pruned: list[Path] = []
-    for old in others[keep - 1 :]:
+    for old in [p for p in list_backups(backup_dir) if p != new][keep - 1 :]:
         try:
             old.unlink()
         except OSError as err:
@@ -333,9 +316,19 @@ def _prune(backup_dir: Path, keep: int, new: Path) -> tuple[Path, ...]:
             continue
         pruned.append(old)
     if pruned:
-        with contextlib.suppress(OSError):  # the deletions are done; durability only
-            _fsync_dir(backup_dir)
+        with contextlib.suppress(OSError):  # the deletions are done; this is durability only
+            _fsync(backup_dir)
     return tuple(pruned)
+
+
+def _temp(directory: Path, prefix: str) -> Path:
+    """A new empty file in ``directory`` (mode 0600: the ledger holds members' names)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise BackupError(f"{directory}: cannot write here: {err}") from err
+    os.close(fd)
+    return Path(name)
 
 
 def _make_dir(directory: Path) -> None:
@@ -346,29 +339,21 @@ def _make_dir(directory: Path) -> None:
 
 
 def _match_owner(tmp: Path, db_path: Path) -> None:
-    """Give the restored file the replaced ledger's mode and, when allowed, its owner."""
+    """Give the restored file the replaced ledger's mode and, where allowed, its owner."""
     try:
         old = db_path.stat()
     except FileNotFoundError:
         return
     os.chmod(tmp, old.st_mode & 0o7777)
-    # Run as root (sudo), the restored file would otherwise belong to root and the daemon's
-    # user could not open it; as anyone else chown to another user is refused, and harmless.
+    # Run with sudo, the restored file would belong to root and the daemon's user could not
+    # open it. Anyone but root is refused a chown to another user, harmlessly.
     with contextlib.suppress(PermissionError):
         os.chown(tmp, old.st_uid, old.st_gid)
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Sync a file's data, or a directory's entries (a new name or a rename survives a cut)."""
     fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename or a new name in ``directory`` survive a power cut."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
