@@ -347,8 +347,7 @@ class Kiosk:
     async def _midnight(self) -> None:
         while True:
             now = self.clock.now().wall
-            midnight = rules.next_local_midnight(now, self.settings.timezone)
-            await asyncio.sleep((midnight - now).total_seconds() + 0.5)
+            await sleep_until(rules.next_local_midnight(now, self.settings.timezone))
             await self.db(self._reset_counts)
 
 
@@ -375,6 +374,18 @@ def _log_event(event: Event) -> None:
             pass
         case _:
             log.info("%s", event)
+
+
+# A Pi without a clock battery boots with a wrong wall clock and jumps when NTP answers: a
+# long sleep computed before the jump would wake at the wrong time, so wall-clock waits
+# look at the clock again at least this often.
+WALL_RECHECK_S = 60.0
+
+
+async def sleep_until(due: datetime) -> None:
+    """Sleep until the wall clock reaches ``due`` (aware), following clock jumps."""
+    while (left := (due - datetime.now(UTC)).total_seconds()) > 0:
+        await asyncio.sleep(min(left, WALL_RECHECK_S))
 
 
 async def supervise(name: str, factory: Callable[[], Awaitable[None]]) -> None:

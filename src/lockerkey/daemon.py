@@ -14,13 +14,22 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from lockerkey import __version__
-from lockerkey.app import Display, Kiosk, TerminalDisplay, build_cabinets, open_ledger, supervise
+from lockerkey.app import (
+    Display,
+    Kiosk,
+    TerminalDisplay,
+    build_cabinets,
+    open_ledger,
+    sleep_until,
+    supervise,
+)
 from lockerkey.cabinet.base import CabinetLink
 from lockerkey.config import Settings
 from lockerkey.config_daemon import ScannerSettings
+from lockerkey.core import rules
 from lockerkey.logs import setup_logging
 from lockerkey.readers.base import Reader, ReaderError
 from lockerkey.runlock import AlreadyRunning, RunLock
@@ -128,14 +137,9 @@ class Daemon:
         at = self.settings.backup.at()
         if at is None:
             return  # [backup] time = "": daily backups are off
-        tz = self.settings.timezone
         while True:
-            now = datetime.now(UTC)
-            local = now.astimezone(tz)
-            due = local.replace(hour=at[0], minute=at[1], second=0, microsecond=0)
-            if due <= local:
-                due += timedelta(days=1)
-            await asyncio.sleep((due.astimezone(UTC) - now).total_seconds())
+            due = rules.next_local_time(datetime.now(UTC), *at, self.settings.timezone)
+            await sleep_until(due)
             await self.backup_now()
 
     async def backup_now(self) -> None:
@@ -157,19 +161,21 @@ def _reader_runner(reader: Reader, emit: Callable[[str], None]) -> Callable[[], 
     return lambda: reader.run(emit)
 
 
-async def watch_loop() -> None:
-    """Warn when the event loop was held up past its budget (a blocking call slipped in)."""
+async def watch_loop(every: float = LAG_EVERY_S, budget: float = LAG_BUDGET_S) -> None:
+    """Warn when the event loop was held up past its budget (a blocking call slipped in).
+
+    The first hold-up is said at once, later ones at most once a minute with the worst seen.
+    """
     loop = asyncio.get_running_loop()
     worst = 0.0
-    reported = loop.time()
+    said: float | None = None
     while True:
         before = loop.time()
-        await asyncio.sleep(LAG_EVERY_S)
-        lag = loop.time() - before - LAG_EVERY_S
-        worst = max(worst, lag)
-        if worst > LAG_BUDGET_S and loop.time() - reported >= 60.0:
+        await asyncio.sleep(every)
+        worst = max(worst, loop.time() - before - every)
+        if worst > budget and (said is None or loop.time() - said >= 60.0):
             log.warning("the event loop was held up for %.0f ms", worst * 1000)
-            worst, reported = 0.0, loop.time()
+            worst, said = 0.0, loop.time()
 
 
 def run_daemon(settings: Settings) -> int:

@@ -42,6 +42,22 @@ def next_local_midnight(at: datetime, tz: tzinfo | None) -> datetime:
     return datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
 
 
+def next_local_time(at: datetime, hour: int, minute: int, tz: tzinfo | None) -> datetime:
+    """The next instant after ``at`` when the site's clock reads hour:minute (aware UTC).
+
+    On a day when that local time does not exist or happens twice (a DST change), the
+    zone's own folding rules decide; it is still exactly one run that day.
+    """
+    zone = tz or UTC
+    local = at.astimezone(zone)
+    day = local.date()
+    while True:
+        due = datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(UTC)
+        if due > at:
+            return due
+        day += timedelta(days=1)
+
+
 def effective_daily_count(member: Member, today: date, tz: tzinfo | None) -> int:
     """The member's rentals today: a count from an earlier local day no longer counts."""
     last = member.last_rental_time
