@@ -251,7 +251,8 @@ class Kiosk:
                 await self._audit("command_failed", error=str(err))
         view = self.engine.view()
         for notice in step.notices:
-            log.info("screen [%s] %s %s", view.phase, notice.msg, dict(notice.params) or "")
+            params = f" {dict(notice.params)}" if notice.params else ""
+            log.info("screen [%s] %s%s", view.phase, notice.msg, params)
             self.display.show(view, notice)
         if len(self.engine.online) == len(self.cabinets):
             self.ready.set()
@@ -352,28 +353,24 @@ class Kiosk:
 
 
 # Audit kinds that the log already says in other words (the event or the screen line).
-QUIET_AUDITS = frozenset({"snapshot", "message"})
+QUIET_AUDITS = frozenset({"message", "scan"})
 
 
 def _log_audit(op: ops.Audit) -> None:
     """The ledger's audit event as a log line: what happened, to whom, where."""
     who = f" member {op.member_id}" if op.member_id else ""
     where = f" locker {op.locker}" if op.locker else ""
-    details = " ".join(f"{k}={v}" for k, v in op.details.items() if v is not None)
-    log.info("event %r%s%s %s", op.kind, who, where, details)
+    details = "".join(f" {k}={v}" for k, v in op.details.items() if v is not None)
+    log.info("event %r%s%s%s", op.kind, who, where, details)
 
 
 def _log_event(event: Event) -> None:
-    """One log line per event from outside (scans, sensors, links); ticks are not news."""
+    """A scan's log line; sensor and link events are logged as the engine audits them."""
     match event:
         case Scan(code=code, member=member) if member is not None:
             log.info("scan %r: member %s (%s)", code, member.member_id, Personal(member.name))
         case Scan(code=code):
             log.info("scan %r", code)
-        case Tick() | Shutdown():
-            pass
-        case _:
-            log.info("%s", event)
 
 
 # A Pi without a clock battery boots with a wrong wall clock and jumps when NTP answers: a

@@ -25,7 +25,7 @@ _SECRETS = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
     re.compile(
         r"""(?i)(["']?(?:private_key|password|passwd|secret|token|api_key)["']?\s*[:=]\s*)"""
-        r"""("[^"]*"|'[^']*'|\S+)"""
+        r"""("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\S+)"""
     ),
 )
 
@@ -63,7 +63,7 @@ class KioskFormatter(logging.Formatter):
         text = scrub(super().format(record))
         head, sep, rest = text.partition("\n")
         # A message is one line; a traceback keeps its lines, indented so they read as one.
-        return head + (sep + rest.replace("\n", "\n    ") if rest else "")
+        return head + (sep + "    " + rest.replace("\n", "\n    ") if rest else "")
 
 
 def setup_logging(settings: Settings, stderr: bool = True) -> Path | None:
