@@ -168,3 +168,34 @@ def test_the_daily_time_later_today_or_tomorrow() -> None:
     assert rules.next_local_time(morning, 3, 0, seoul) == datetime(2026, 11, 26, 3, 0, tzinfo=seoul)
     exactly = datetime(2026, 11, 26, 3, 0, tzinfo=seoul)
     assert rules.next_local_time(exactly, 3, 0, seoul) == datetime(2026, 11, 27, 3, 0, tzinfo=seoul)
+
+
+async def test_services_start_once_ready_and_are_cancelled_at_the_stop(tmp_path: Path) -> None:
+    reader = QueueReader()
+    sim = Simulator(Controller(4, False, rng=random.Random(5)), seed=5)
+    await sim.start_pty(tmp_path / "cabinet1")
+    settings = site_settings(tmp_path, [sim.url], 4)
+    daemon = Daemon(
+        settings,
+        open_ledger(settings),
+        build_cabinets(settings),
+        [reader],
+        TerminalDisplay("en", lambda _: None),
+    )
+    reader.ready = daemon.kiosk.ready
+    seen: list[str] = []
+
+    async def service() -> None:  # what the web UI or the sync will be
+        seen.append("ready" if daemon.kiosk.ready.is_set() else "early")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            seen.append("cancelled")
+
+    daemon.services.append(("web", service))
+    task = asyncio.create_task(daemon.serve())
+    try:
+        await eventually(lambda: seen == ["ready"])
+    finally:
+        await stop_daemon(daemon, sim, task)
+    assert seen == ["ready", "cancelled"]

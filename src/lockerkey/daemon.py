@@ -85,6 +85,11 @@ class Daemon:
         self.kiosk = Kiosk(settings, ledger, links, display)
         self.readers = list(readers)
         self.stop = asyncio.Event()
+        # Where the web UI and the Sheets sync plug in: long-running coroutines, each started
+        # once the kiosk is ready, supervised like the readers. They reach the kiosk through
+        # ``kiosk.emit``/``kiosk.note`` (events in), ``kiosk.listeners`` (each Step out) and
+        # ``kiosk.db`` (the ledger, on its own thread).
+        self.services: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 
     async def serve(self) -> None:
         """Run until ``stop`` is set; then shut down cleanly (LedgerError if it is unusable)."""
@@ -107,6 +112,7 @@ class Daemon:
                 asyncio.create_task(supervise(r.name, _reader_runner(r, kiosk.intake(r.name))))
                 for r in self.readers
             ]
+            readers += [asyncio.create_task(supervise(n, f)) for n, f in self.services]
             await runner
         finally:
             for task in readers + helpers:
