@@ -237,8 +237,10 @@ def test_scrub_hides_an_ec_key_and_a_key_cut_off_before_its_end() -> None:
 
 
 def test_scrub_hides_a_private_key_in_json() -> None:
-    text = scrub('{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIE'
-                 'vQIBADAN\\n-----END PRIVATE KEY-----\\n", "client_email": "a@b.c"}')
+    text = scrub(
+        '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIE'
+        'vQIBADAN\\n-----END PRIVATE KEY-----\\n", "client_email": "a@b.c"}'
+    )
     assert "MIIE" not in text
     assert '"type": "service_account"' in text and '"client_email": "a@b.c"' in text
 
@@ -326,3 +328,17 @@ def test_a_log_file_that_cannot_be_opened_is_survived(
     assert setup_logging(settings_for(tmp_path), stderr=False) is None
     handlers = logging.getLogger("lockerkey").handlers
     assert not any(isinstance(h, logging.FileHandler) for h in handlers)
+
+
+def test_names_are_hidden_in_mapping_arguments_and_as_the_message_itself() -> None:
+    formatter = KioskFormatter(ZoneInfo("Asia/Seoul"), privacy=True)
+
+    def line(msg: object, args: object) -> str:
+        record = logging.LogRecord("lockerkey.t", logging.INFO, __file__, 1, msg, None, None)
+        record.args = args  # type: ignore[assignment]
+        return formatter.format(record)
+
+    assert "가상회원" not in line("member %(name)s", {"name": Personal("가상회원")})
+    assert "name hidden" in line("member %(name)s", {"name": Personal("가상회원")})
+    assert "가상회원" not in line(Personal("가상회원"), None)
+    assert "plain" in line("plain %(x)s", {"x": "plain"})

@@ -94,10 +94,12 @@ def test_a_burst_is_throttled_and_reported_once_when_it_ends() -> None:
     assert verdicts(burst) == [Verdict.ACCEPT] * 10 + [Verdict.THROTTLED] * 5
     assert [r.gated.flood_began for r in burst] == [False] * 10 + [True] + [False] * 4
     assert all(r.gated.flood_ended == 0 for r in burst)
-    # The first accepted read is 1 s old at 1.0: the window has room again.
-    after = gate.check("M9", 1.0)
+    # At 1.0 the window has room for a code again, but it still saw 14 reads: still a flood.
+    assert gate.check("M9", 1.0) == Gated(Verdict.ACCEPT)
+    # Once a window holds no more than 10 reads, the flood is over and reported, once.
+    after = gate.check("M7", 1.75)
     assert after == Gated(Verdict.ACCEPT, flood_ended=5)
-    assert gate.check("M8", 1.05) == Gated(Verdict.ACCEPT)  # the flood was reported once
+    assert gate.check("M8", 1.8) == Gated(Verdict.ACCEPT)
 
 
 def test_a_read_just_inside_the_window_is_still_throttled() -> None:
@@ -125,15 +127,17 @@ def test_ten_a_second_is_not_a_flood() -> None:
 
 def test_a_smaller_limit_is_honoured() -> None:
     gate = ScanGate(flood_limit=2, flood_window=0.5)
-    reads = feed(gate, [("A", 0.0), ("B", 0.1), ("C", 0.2), ("D", 0.5), ("E", 0.6)])
+    reads = feed(gate, [("A", 0.0), ("B", 0.1), ("C", 0.2), ("D", 0.5), ("E", 0.6), ("F", 1.2)])
     assert verdicts(reads) == [
         Verdict.ACCEPT,
         Verdict.ACCEPT,
         Verdict.THROTTLED,
         Verdict.ACCEPT,
         Verdict.ACCEPT,
+        Verdict.ACCEPT,
     ]
-    assert reads[3].gated.flood_ended == 1
+    # D and E still share a half-second window with two other reads; F is alone in its own.
+    assert [r.gated.flood_ended for r in reads[3:]] == [0, 0, 1]
 
 
 # ---- memory ------------------------------------------------------------------------------------
@@ -191,8 +195,9 @@ def test_any_sequence_of_reads(steps: list[tuple[str, int]], start: int) -> None
         timeline.append((code, units * TICK))
 
     accepted: list[float] = []
+    offered: list[float] = []
     last_read: dict[str, float] = {}
-    throttled_since_accept = 0
+    dropped_in_flood = 0
     throttled_total = 0
     reported = 0
     for code, mono in timeline:
@@ -208,6 +213,7 @@ def test_any_sequence_of_reads(steps: list[tuple[str, int]], start: int) -> None
             assert g == Gated(Verdict.REPEAT), (r, previous)
         else:
             assert g.verdict is not Verdict.REPEAT, (r, previous)
+            offered.append(r.mono)
             # Throttled only when 10 reads were already let through within the last second.
             if len(in_window) >= FLOOD_LIMIT:
                 assert g.verdict is Verdict.THROTTLED, (r, in_window)
@@ -215,17 +221,23 @@ def test_any_sequence_of_reads(steps: list[tuple[str, int]], start: int) -> None
                 assert g.verdict is Verdict.ACCEPT, (r, in_window)
         if g.verdict is Verdict.THROTTLED:
             throttled_total += 1
-            throttled_since_accept += 1
-            # "Flood began" once: on the first dropped read since the last accepted one.
-            assert g.flood_began == (throttled_since_accept == 1)
+            dropped_in_flood += 1
+            # "Flood began" once: on the first dropped read since the last flood ended.
+            assert g.flood_began == (dropped_in_flood == 1)
             assert g.flood_ended == 0
         elif g.verdict is Verdict.ACCEPT:
             # A code let through is never one read less than 1.5 s before.
             assert previous is None or r.mono - previous >= REPEAT_WINDOW_S
-            # The read that ends a flood reports what it dropped.
-            assert g.flood_ended == throttled_since_accept and not g.flood_began
-            reported += g.flood_ended
-            throttled_since_accept = 0
+            # A flood ends on the first accepted read whose window holds no more than 10 reads
+            # (dropped ones too), and that read reports what the flood dropped.
+            window = [o for o in offered if r.mono - o < FLOOD_WINDOW_S]
+            if dropped_in_flood and len(window) <= FLOOD_LIMIT:
+                assert g.flood_ended == dropped_in_flood, (r, window)
+                reported += g.flood_ended
+                dropped_in_flood = 0
+            else:
+                assert g.flood_ended == 0, (r, window)
+            assert not g.flood_began
             accepted.append(r.mono)
             # Never more than 10 reads let through in any one-second window.
             assert len([a for a in accepted if r.mono - a < FLOOD_WINDOW_S]) <= FLOOD_LIMIT
@@ -236,7 +248,7 @@ def test_any_sequence_of_reads(steps: list[tuple[str, int]], start: int) -> None
         assert len(gate._recent) <= FLOOD_LIMIT
 
     # Dropped codes are all accounted for once the floods have ended.
-    assert reported + throttled_since_accept == throttled_total
+    assert reported + dropped_in_flood == throttled_total
     end = units * TICK + FLOOD_WINDOW_S
     quiet = gate.check("a code never read before", end)
     assert quiet.verdict is Verdict.ACCEPT

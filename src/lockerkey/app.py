@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -20,6 +21,7 @@ from lockerkey.core import ops, rules
 from lockerkey.core.engine import Engine
 from lockerkey.core.events import (
     Event,
+    LockAll,
     Notice,
     Now,
     Scan,
@@ -262,8 +264,8 @@ class Kiosk:
     async def _audit(self, kind: str, **details: object) -> None:
         await self.db(self.ledger.audit, kind, self.clock.now().wall, **details)
 
-    async def _process(self, item: Event | AuditNote) -> None:
-        """Handle one queued item; a failure reloads the engine from the ledger, never stops."""
+    async def _process(self, item: Event | AuditNote) -> bool:
+        """Handle one queued item; a failure reloads the engine from the ledger (False)."""
         try:
             if isinstance(item, AuditNote):
                 await self._audit(item.kind, **item.details)
@@ -272,9 +274,12 @@ class Kiosk:
         except LedgerError as err:
             log.error("ledger write failed (%s); reloading the kiosk from the ledger", err)
             await self._reload()
+            return False
         except Exception:
             log.exception("the engine failed on %s; reloading it from the ledger", item)
             await self._reload()
+            return False
+        return True
 
     async def _reload(self) -> None:
         """Start over from the last commit, as after a restart; the cabinets' status decides.
@@ -319,7 +324,11 @@ class Kiosk:
         """End the session safely and lock every cabinet, within SHUTDOWN_BUDGET_S."""
         try:
             async with asyncio.timeout(SHUTDOWN_BUDGET_S):
-                await self._process(Shutdown())
+                if not await self._process(Shutdown()):
+                    # The stop step itself failed: lock up anyway, nothing else matters now.
+                    for link in self.cabinets:
+                        with contextlib.suppress(CabinetError):
+                            await link.send(LockAll(link.index))
         except TimeoutError:
             log.error("stopping: a cabinet did not confirm lock_all in time")
 

@@ -12,6 +12,7 @@ import logging
 import logging.handlers
 import re
 import sys
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from pathlib import Path
 
@@ -56,14 +57,30 @@ class KioskFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Format a copy: the record is shared with the other handlers."""
-        args = record.args
-        if self.privacy and isinstance(args, tuple):
-            record = copy.copy(record)
-            record.args = tuple(HIDDEN if isinstance(a, Personal) else a for a in args)
+        if self.privacy:
+            record = _hide_names(record)
         text = scrub(super().format(record))
         head, sep, rest = text.partition("\n")
         # A message is one line; a traceback keeps its lines, indented so they read as one.
         return head + (sep + "    " + rest.replace("\n", "\n    ") if rest else "")
+
+
+def _hide_names(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy of the record with every Personal value hidden (the message itself included)."""
+
+    def hide(value: object) -> object:
+        return HIDDEN if isinstance(value, Personal) else value
+
+    args = record.args
+    if not isinstance(record.msg, Personal) and not args:
+        return record
+    record = copy.copy(record)
+    record.msg = hide(record.msg)
+    if isinstance(args, tuple):
+        record.args = tuple(hide(a) for a in args)
+    elif isinstance(args, Mapping):
+        record.args = {k: hide(v) for k, v in args.items()}
+    return record
 
 
 def setup_logging(settings: Settings, stderr: bool = True) -> Path | None:

@@ -42,8 +42,14 @@ class ScanGate:
     flood_limit: int = FLOOD_LIMIT
     flood_window: float = FLOOD_WINDOW_S
     _last: dict[str, float] = field(default_factory=dict)
-    _recent: deque[float] = field(default_factory=deque)
+    _recent: deque[float] = field(default_factory=deque)  # accepted reads in the window
+    # The newest non-repeat reads, accepted or not: enough to tell whether a window holds
+    # more than flood_limit of them, and bounded however hard a reader floods.
+    _offered: deque[float] = field(init=False)
     _dropped: int = 0
+
+    def __post_init__(self) -> None:
+        self._offered = deque(maxlen=self.flood_limit + 1)
 
     def check(self, code: str, mono: float) -> Gated:
         """Judge one read of ``code`` at monotonic time ``mono``."""
@@ -52,15 +58,20 @@ class ScanGate:
         self._forget(mono)
         if previous is not None and mono - previous < self.repeat_window:
             return Gated(Verdict.REPEAT)
-        while self._recent and mono - self._recent[0] >= self.flood_window:
-            self._recent.popleft()
+        for window in (self._recent, self._offered):
+            while window and mono - window[0] >= self.flood_window:
+                window.popleft()
+        self._offered.append(mono)
         if len(self._recent) >= self.flood_limit:
             self._dropped += 1
-            # Dropped reads do not refill the window, so a flood ends one quiet window later.
             return Gated(Verdict.THROTTLED, flood_began=self._dropped == 1)
         self._recent.append(mono)
-        ended, self._dropped = self._dropped, 0
-        return Gated(Verdict.ACCEPT, flood_ended=ended)
+        # A flood is over once the reads offered in one window fit the limit again; while it
+        # lasts, FLOOD_LIMIT codes a second still pass and it is reported once, not per lull.
+        if self._dropped and len(self._offered) <= self.flood_limit:
+            ended, self._dropped = self._dropped, 0
+            return Gated(Verdict.ACCEPT, flood_ended=ended)
+        return Gated(Verdict.ACCEPT)
 
     def _forget(self, mono: float) -> None:
         """Keep the per-code memory small: only codes still inside the repeat window."""
