@@ -29,8 +29,7 @@ port = "cabinet.link"
 lockers = "1-4"
 
 [scanner]
-kind = "serial"
-port = "reader.link"
+{scanner}
 
 [session]
 timeout_s = {timeout}
@@ -39,6 +38,9 @@ selection = "auto"
 [backup]
 time = ""
 """
+
+SERIAL = 'kind = "serial"\nport = "reader.link"'
+STDIN = 'kind = "stdin"'
 
 MEMBERS = (
     "바코드,이름,상태,만료일\n"
@@ -168,8 +170,9 @@ class Daemon:
 
 @pytest.fixture
 def site(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
-    timeout = getattr(request, "param", 30)
-    (tmp_path / "lockerkey.toml").write_text(CONFIG.format(timeout=timeout), encoding="utf-8")
+    """A site folder: settings (``request.param`` may change them), members imported."""
+    options = {"timeout": 30, "scanner": SERIAL, **getattr(request, "param", {})}
+    (tmp_path / "lockerkey.toml").write_text(CONFIG.format(**options), encoding="utf-8")
     (tmp_path / "members.csv").write_text(MEMBERS, encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "lockerkey", "members", "import", "members.csv"],
@@ -310,7 +313,7 @@ def test_an_expired_member_and_junk_are_refused_and_nothing_unlocks(
     assert kinds.count("scan_rejected") == 2 and "refused" in "".join(kinds)
 
 
-@pytest.mark.parametrize("site", [2], indirect=True)
+@pytest.mark.parametrize("site", [{"timeout": 2}], indirect=True)
 def test_a_key_not_taken_in_time_cancels_the_rental_and_relocks(
     site: Path, cabinet: Cabinet, reader: Reader, daemon: Daemon
 ) -> None:
@@ -389,3 +392,45 @@ def test_a_second_daemon_on_the_same_data_is_refused(
     assert str(daemon.proc.pid) in second.stderr
     assert daemon.proc.poll() is None  # the first one is untouched
     assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("site", [{"scanner": STDIN}], indirect=True)
+def test_codes_typed_on_stdin_rent_and_return(site: Path, cabinet: Cabinet) -> None:
+    kiosk = Daemon(site)
+    assert kiosk.proc.stdin is not None
+    try:
+        kiosk.log.wait_for(" ready ")
+        kiosk.proc.stdin.write("R100\n")
+        kiosk.proc.stdin.flush()
+        kiosk.log.wait_for("screen [take_key] take_key {'locker': '1'}")
+        assert cabinet.ask("take 2") == "error: slot 2 is locked; force it to take the key anyway"
+        assert cabinet.ask("take 1") == "ok"
+        kiosk.screen.wait_for("대여 완료")
+        kiosk.proc.stdin.write("KEY-1\n")
+        kiosk.proc.stdin.flush()
+        kiosk.log.wait_for("screen [return_key]")
+        assert cabinet.ask("insert 1") == "ok"
+        kiosk.screen.wait_for("반납 완료")
+        assert kiosk.stop() == 0
+    finally:
+        kiosk.kill()
+    assert rentals(site) == [("R100", "1", "returned", 1, 1, None)]
+    with ledger(site) as db:
+        assert db.execute("SELECT DISTINCT device_id FROM rentals").fetchall() == [("E2E",)]
+
+
+def test_a_broken_config_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    bad = CONFIG.format(timeout=0, scanner=STDIN).replace("[scanner]", "[scaner]")
+    (tmp_path / "lockerkey.toml").write_text(bad, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "lockerkey", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "lockerkey.toml" in done.stderr
+    assert "session.timeout_s" in done.stderr and "scaner" in done.stderr
+    assert not (tmp_path / "data").exists()  # no ledger, no logs, no lock file
