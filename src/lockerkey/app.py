@@ -37,6 +37,7 @@ from lockerkey.core.scans import FLOOD_LIMIT, REPEAT_WINDOW_S, ScanGate, Verdict
 from lockerkey.core.state import View
 from lockerkey.logs import Personal
 from lockerkey.store.ledger import Ledger, LedgerError
+from lockerkey.tasks import sleep_until, supervise
 
 log = logging.getLogger("lockerkey.kiosk")
 P = ParamSpec("P")
@@ -380,30 +381,3 @@ def _log_event(event: Event) -> None:
             log.info("scan %r: member %s (%s)", code, member.member_id, Personal(member.name))
         case Scan(code=code):
             log.info("scan %r", code)
-
-
-# A Pi without a clock battery boots with a wrong wall clock and jumps when NTP answers: a
-# long sleep computed before the jump would wake at the wrong time, so wall-clock waits
-# look at the clock again at least this often.
-WALL_RECHECK_S = 60.0
-
-
-async def sleep_until(due: datetime) -> None:
-    """Sleep until the wall clock reaches ``due`` (aware), following clock jumps."""
-    while (left := (due - datetime.now(UTC)).total_seconds()) > 0:
-        await asyncio.sleep(min(left, WALL_RECHECK_S))
-
-
-async def supervise(name: str, factory: Callable[[], Awaitable[None]]) -> None:
-    """Run a task forever: a crash is logged with its traceback and the task restarted."""
-    backoff = 0.5
-    while True:
-        try:
-            await factory()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("task %s crashed; restarting in %.1f s", name, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)

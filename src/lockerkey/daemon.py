@@ -17,15 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from lockerkey import __version__
-from lockerkey.app import (
-    Display,
-    Kiosk,
-    TerminalDisplay,
-    build_cabinets,
-    open_ledger,
-    sleep_until,
-    supervise,
-)
+from lockerkey.app import Display, Kiosk, TerminalDisplay, build_cabinets, open_ledger
 from lockerkey.cabinet.base import CabinetLink
 from lockerkey.config import Settings
 from lockerkey.config_daemon import ScannerSettings
@@ -35,6 +27,7 @@ from lockerkey.readers.base import Reader, ReaderError
 from lockerkey.runlock import AlreadyRunning, RunLock
 from lockerkey.store.backup import BackupError, take_backup
 from lockerkey.store.ledger import Ledger, LedgerError, sqlite_version
+from lockerkey.tasks import sleep_until, supervise
 
 log = logging.getLogger("lockerkey.daemon")
 
