@@ -22,6 +22,16 @@ if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     fi
 fi
 
+# The test extra needs python-evdev. PyPI has prebuilt wheels (evdev-binary) only for x86_64;
+# elsewhere (a Raspberry Pi) pip builds it, which needs a C compiler and the headers.
+if [ -n "$EXTRAS" ] && [ "$(uname -m)" != x86_64 ] && ! command -v cc >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing gcc and headers with apt-get (to build python-evdev)"
+        as_root apt-get update -q
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q gcc python3-dev linux-libc-dev
+    fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
