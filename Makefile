@@ -5,8 +5,12 @@ RUNTIME_STAMP := .venv/.stamp-runtime
 TEST_STAMP := .venv/.stamp-test
 # Engine and ledger must stay at or above this line+branch coverage.
 CORE_COVERAGE := 95
+# The firmware's MicroPython tests run MicroPython's WebAssembly port on Node.js; its npm
+# package is installed here when npm exists (without Node.js that one test is skipped).
+MP_DIR := tools/micropython
+MP_STAMP := $(MP_DIR)/node_modules/.stamp
 
-.PHONY: all demo test lint typecheck pytest install clean
+.PHONY: all demo test lint typecheck pytest install clean micropython-deps
 
 all: test
 
@@ -29,7 +33,21 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
-pytest: $(TEST_STAMP)
+$(MP_STAMP): $(MP_DIR)/package.json $(MP_DIR)/package-lock.json
+	cd $(MP_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+# Decided when it runs (not when make reads this file): bootstrap.sh may just have installed npm.
+micropython-deps: $(TEST_STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) -s --no-print-directory $(MP_STAMP); \
+	elif command -v node >/dev/null 2>&1; then \
+		echo "Node.js without npm: cannot install MicroPython's WASM port; install npm" >&2; \
+	else \
+		echo "Node.js not found: the firmware's MicroPython (WASM) tests will be skipped"; \
+	fi
+
+pytest: $(TEST_STAMP) micropython-deps
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 	$(BIN)/coverage report --fail-under=$(CORE_COVERAGE) \
 		--include='*/lockerkey/core/*,*/lockerkey/store/*'
@@ -37,4 +55,4 @@ pytest: $(TEST_STAMP)
 test: lint typecheck pytest
 
 clean:
-	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis $(MP_DIR)/node_modules

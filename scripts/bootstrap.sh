@@ -32,6 +32,16 @@ if [ -n "$EXTRAS" ] && [ "$(uname -m)" != x86_64 ] && ! command -v cc >/dev/null
     fi
 fi
 
+# The firmware's MicroPython tests run on Node.js with an npm package (the Makefile runs npm ci).
+# Debian's own nodejs package comes without npm: add it when Node.js is here but npm is not.
+if [ -n "$EXTRAS" ] && command -v node >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing npm with apt-get (for the firmware's MicroPython tests)"
+        as_root apt-get update -q
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm
+    fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
