@@ -4,6 +4,7 @@ card reader emulated on a second pty. Everything the test knows it reads from th
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+
+from lockerkey.fwsim.boards import sample_board
+from lockerkey.fwsim.rules import BROKEN
 
 WAIT = 20.0  # seconds a condition may take before the test fails; normally well under one
 
@@ -107,10 +111,17 @@ class Lines:
 
 
 class Cabinet:
-    """``lockerkey simulate`` on a pty linked at site/cabinet.link, driven through its console."""
+    """``lockerkey simulate`` on a pty linked at site/cabinet.link, driven through its console:
+    the simulator's controller, or the real firmware on simulated pins (a 4-slot board)."""
 
-    def __init__(self, site: Path) -> None:
-        self.proc = spawn(site, "simulate", "--slots", "4", "--link", "cabinet.link")
+    def __init__(self, site: Path, kind: str = "simulator") -> None:
+        if kind == "firmware":
+            board = json.dumps(sample_board(4, shared_door=False), indent=1)
+            (site / "board.json").write_text(board, encoding="utf-8")
+            options = ["--firmware", "--board", "board.json"]
+        else:
+            options = ["--slots", "4"]
+        self.proc = spawn(site, "simulate", *options, "--link", "cabinet.link")
         assert self.proc.stdout is not None
         assert "listening on cabinet.link" in self.proc.stdout.readline()
 
@@ -122,9 +133,14 @@ class Cabinet:
         return self.proc.stdout.readline().strip()
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
+        """Quit (end of input); the firmware must not have broken a rule on its pins."""
+        assert self.proc.stdin is not None and self.proc.stderr is not None
         self.proc.stdin.close()
         self.proc.wait(timeout=10)
+        log = self.proc.stderr.read()
+        markers = (BROKEN, "starved the watchdog", "the firmware raised")
+        bugs = [line for line in log.splitlines() if any(m in line for m in markers)]
+        assert not bugs, "\n".join(bugs)
 
 
 class Reader:
@@ -186,9 +202,9 @@ def site(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def cabinet(site: Path) -> Iterator[Cabinet]:
-    cab = Cabinet(site)
+@pytest.fixture(params=["simulator", "firmware"])
+def cabinet(site: Path, request: pytest.FixtureRequest) -> Iterator[Cabinet]:
+    cab = Cabinet(site, request.param)
     yield cab
     cab.close()
 

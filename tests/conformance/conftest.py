@@ -10,6 +10,7 @@ adding it to ``TARGETS``; see README.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import random
@@ -28,6 +29,8 @@ import pytest
 import serial
 
 from lockerkey.cabinet.wire import Decoder, encode
+from lockerkey.fwsim.boards import sample_board
+from lockerkey.fwsim.rules import BROKEN
 
 # How long a reply may take before the controller is deemed not to have answered. The spec
 # states no reply deadline; the host retries after 250 ms, so 2 s is generous.
@@ -138,19 +141,45 @@ class _LineReader:
 
 
 LISTENING = re.compile(r"^listening on (\S+)")
+# What lockerkey.fwsim logs when the firmware breaks a rule, starves its watchdog or raises.
+FIRMWARE_BUGS = (BROKEN, "starved the watchdog", "the firmware raised")
 
 
 @contextlib.contextmanager
 def simulator_target(kind: Kind, tmp: Path) -> Iterator[Target]:
     """The project's software simulator, as a real process (``lockerkey simulate``)."""
-    link = tmp / f"cabinet-{kind.name}"
-    argv = [sys.executable, "-m", "lockerkey", "simulate", "--slots", str(kind.slots)]
+    argv = ["--slots", str(kind.slots)]
     if kind.shared_door:
         argv.append("--shared-door")
     if kind.door_sensors:
         argv.append("--doors")
+    with _simulate(kind, tmp, "simulator", argv) as target:
+        yield target
+
+
+@contextlib.contextmanager
+def firmware_target(kind: Kind, tmp: Path) -> Iterator[Target]:
+    """The real firmware (firmware/lk/) on simulated pins: ``lockerkey simulate --firmware``
+    with a board file wired as ``kind`` asks (see lockerkey.fwsim.boards)."""
+    board = tmp / f"board-{kind.name}.json"
+    data = sample_board(kind.slots, kind.shared_door, kind.door_sensors)
+    board.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    with _simulate(kind, tmp, "firmware", ["--firmware", "--board", str(board)]) as target:
+        yield target
+    # The harness logs every breach of the board's output rules, watchdog lapse and exception
+    # out of the firmware; a case passes only without them.
+    log = (tmp / f"firmware-{kind.name}.stderr").read_text(encoding="utf-8", errors="replace")
+    bugs = [line for line in log.splitlines() if any(m in line for m in FIRMWARE_BUGS)]
+    assert not bugs, "the firmware misbehaved on its pins:\n" + "\n".join(bugs)
+
+
+@contextlib.contextmanager
+def _simulate(kind: Kind, tmp: Path, name: str, options: list[str]) -> Iterator[Target]:
+    """``lockerkey simulate OPTIONS`` as a process on a pty linked in tmp, driven by stdin."""
+    link = tmp / f"cabinet-{kind.name}"
+    argv = [sys.executable, "-m", "lockerkey", "simulate", *options]
     argv += ["--link", str(link), "--seed", str(random.randrange(1, 2**31))]
-    stderr_path = tmp / f"simulator-{kind.name}.stderr"
+    stderr_path = tmp / f"{name}-{kind.name}.stderr"
     with stderr_path.open("w", encoding="utf-8") as stderr:
         proc = subprocess.Popen(
             argv,
@@ -168,7 +197,7 @@ def simulator_target(kind: Kind, tmp: Path) -> Iterator[Target]:
     def diagnostics() -> str:
         code = proc.poll()
         text = stderr_path.read_text(encoding="utf-8", errors="replace")
-        return f"simulator {argv[3:]} exit={code} stderr:\n{text[-3000:]}"
+        return f"{name} {argv[3:]} exit={code} stderr:\n{text[-3000:]}"
 
     def act(command: str) -> str:
         assert proc.stdin is not None
@@ -178,10 +207,10 @@ def simulator_target(kind: Kind, tmp: Path) -> Iterator[Target]:
             try:
                 line = reader.get(timeout=5.0)
             except queue.Empty:
-                msg = f"simulator did not answer {command!r}\n{diagnostics()}"
+                msg = f"{name} did not answer {command!r}\n{diagnostics()}"
                 raise AssertionError(msg) from None
         if line is None:
-            raise AssertionError(f"simulator ended on {command!r}\n{diagnostics()}")
+            raise AssertionError(f"{name} ended on {command!r}\n{diagnostics()}")
         return line
 
     try:
@@ -190,8 +219,8 @@ def simulator_target(kind: Kind, tmp: Path) -> Iterator[Target]:
         except queue.Empty:
             first = None
         match = LISTENING.match(first or "")
-        assert match, f"simulator did not start: first line {first!r}\n{diagnostics()}"
-        yield Target("simulator", kind, str(link), act, diagnostics, can_fail_output=True)
+        assert match, f"{name} did not start: first line {first!r}\n{diagnostics()}"
+        yield Target(name, kind, str(link), act, diagnostics, can_fail_output=True)
     finally:
         with contextlib.suppress(OSError):
             proc.stdin.close()
@@ -203,10 +232,11 @@ def simulator_target(kind: Kind, tmp: Path) -> Iterator[Target]:
         proc.stdout.close()
 
 
-# Every registered target runs every case. A second target (the firmware on a pty) is one
-# more factory here. LOCKERKEY_CONFORMANCE_TARGETS=name1,name2 restricts the run.
+# Every registered target runs every case. LOCKERKEY_CONFORMANCE_TARGETS=name1,name2
+# restricts the run.
 TARGETS: dict[str, TargetFactory] = {
     "simulator": simulator_target,
+    "firmware": firmware_target,
 }
 
 

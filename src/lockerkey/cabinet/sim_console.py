@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from lockerkey.cabinet.controller import Controller
 from lockerkey.cabinet.sim_member import PretendMember
-from lockerkey.cabinet.simulator import COUNTER_NAMES, Faults, Simulator
+from lockerkey.cabinet.simulator import COUNTER_NAMES, CabinetController, Faults, Simulator
 from lockerkey.cabinet.wire import MAX_SLOTS
 from lockerkey.readers.stdin import lines
 
@@ -238,25 +238,31 @@ def main(args: argparse.Namespace) -> int:
     """Run the simulator until quit, end of input, SIGTERM or SIGINT; 0 on a clean exit."""
     problem = _check(args)
     faults: Faults | None = None
+    controller: CabinetController | None = None
     if problem is None:
         try:
             faults = Faults(args.drop, args.corrupt, args.dup, args.delay)
-        except ValueError as err:
+            controller = _controller(args)
+        except (ValueError, OSError) as err:  # OSError: an unreadable board file
             problem = str(err)
-    if problem is not None or faults is None:
+    if problem is not None or faults is None or controller is None:
         sys.stderr.write(f"lockerkey simulate: {problem}\n")
         return 1
     logging.basicConfig(level=logging.INFO, format="simulate: %(message)s", stream=sys.stderr)
-    controller = Controller(
-        args.slots,
-        args.shared_door,
-        door_sensors=args.doors,
-        rng=random.Random(args.seed),  # noqa: S311 - boot ids need only differ, not be secret
-    )
     sim = Simulator(controller, faults=faults, seed=args.seed, auto=args.auto)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_serve(sim, args))
     return 0
+
+
+def _controller(args: argparse.Namespace) -> CabinetController:
+    """The pure-Python controller or, with --firmware, the firmware on simulated pins."""
+    rng = random.Random(args.seed)  # noqa: S311 - boot ids need only differ, not be secret
+    if not args.firmware and args.board is None:
+        return Controller(args.slots, args.shared_door, door_sensors=args.doors, rng=rng)
+    from lockerkey.fwsim.options import firmware_controller  # noqa: PLC0415 - needs firmware/
+
+    return firmware_controller(args, rng)
 
 
 async def _serve(sim: Simulator, args: argparse.Namespace) -> int:
