@@ -82,6 +82,24 @@ def _parser() -> argparse.ArgumentParser:
             f"--{name}", type=float, default=0.0, metavar="P", help=f"chance of {what} a sent line"
         )
     sim.add_argument("--delay", type=int, default=0, metavar="MS", help="delay every sent line")
+    sim.add_argument(
+        "--firmware",
+        action="store_true",
+        help="run the real MicroPython firmware (under CPython, simulated pins) instead",
+    )
+    sim.add_argument(
+        "--board", type=Path, help="with --firmware: the board file (firmware/boards/)"
+    )
+    fw = sub.add_parser("firmware", help="put the firmware on an ESP32 and check it")
+    fwsub = fw.add_subparsers(dest="firmware_command", required=True, metavar="ACTION")
+    deploy = fwsub.add_parser("deploy", help="copy the firmware and a board file with mpremote")
+    deploy.add_argument("--port", required=True, help="the controller's serial port")
+    deploy.add_argument("--board", type=Path, required=True, help="the board file to install")
+    check = fwsub.add_parser("check", help="report the firmware's version and test its sensors")
+    check.add_argument("--port", required=True, help="the controller's serial port")
+    check.add_argument(
+        "--pulse", action="store_true", help="also release and relock each lock once"
+    )
     return parser
 
 
@@ -97,6 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lockerkey.cabinet.sim_console import main as simulate  # noqa: PLC0415
 
         return simulate(args)
+    if args.command == "firmware":
+        from lockerkey import firmware_tool  # noqa: PLC0415
+
+        if args.firmware_command == "deploy":
+            return firmware_tool.deploy(args.port, args.board)
+        return firmware_tool.check(args.port, args.pulse)
     try:
         settings = load_settings(config)
     except ConfigError as err:
