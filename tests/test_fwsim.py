@@ -450,3 +450,20 @@ def test_machine_reset_is_a_power_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ctl._core, "poll", reset)
     got = rig._decode(ctl.tick(rig.now + 5))
     assert [m["ev"] for m in got] == ["boot"] and ctl.boot != old and ctl.crashes == []
+
+
+def test_an_expander_that_browns_out_but_answers_gives_no_false_key_events() -> None:
+    """A solenoid's inrush resets an expander; it keeps answering with its power-on
+    registers (no pull-ups). An empty slot's open input must not read as a key come back."""
+    rig = Rig(sample_board(8, shared_door=False, door_sensors=True))
+    ctl = rig.ctl
+    rig.run(200)
+    ctl.take(1, rig.now, force=True)
+    got = rig.run(200)
+    assert [(e["slot"], e["present"]) for e in events(got, "key")] == [(1, False)]
+    chip = ctl.expander(0)  # keys and door sensors
+    chip.power_on()  # the brown-out: the chip forgot its set-up, but is still on the bus
+    got = rig.run(6000)  # longer than any periodic refresh
+    assert events(got, "key") == [] and events(got, "door") == [] and events(got, "fault") == []
+    assert chip.read(GPPU, 2) == b"\x7f\x00"  # set up again at once
+    assert ctl.violations == [] and ctl.crashes == []

@@ -37,6 +37,7 @@ class MCP23017:
         self.inputs = inputs
         self.pullups = pullups
         self.olat = olat
+        self.resets = 0  # times the chip was found reset and set up again
 
     def _write16(self, reg, value):
         self.i2c.writeto_mem(self.address, reg, bytes((value & 0xFF, (value >> 8) & 0xFF)))
@@ -50,7 +51,20 @@ class MCP23017:
         self._write16(IODIRA, self.inputs)
 
     def read(self):
-        """Both ports' pin levels as a 16-bit value (one 2-byte read)."""
+        """Both ports' pin levels as a 16-bit value.
+
+        A chip that reset by itself (a brown-out when a solenoid pulls the supply down) still
+        answers, but with its power-on registers: no pull-ups, every pin an input. Its inputs
+        would then read whatever they float to, which could look like a key coming back. So
+        the register that tells is read first, and a reset chip is set up again before its
+        pins are read."""
+        check = GPPUA if self.pullups else IODIRA if self.inputs != 0xFFFF else None
+        if check is not None:
+            data = self.i2c.readfrom_mem(self.address, check, 2)
+            want = self.pullups if check == GPPUA else self.inputs
+            if data[0] | (data[1] << 8) != want:
+                self.resets += 1
+                self.setup()
         data = self.i2c.readfrom_mem(self.address, GPIOA, 2)
         return data[0] | (data[1] << 8)
 

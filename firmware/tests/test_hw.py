@@ -28,9 +28,17 @@ class FakeI2C:
     def readfrom_mem(self, addr, reg, n):
         if addr in self.dead:
             raise OSError(19)
-        eq((reg, n), (0x12, 2))
-        v = self.levels.get(addr, 0xFFFF)
+        eq(n, 2)
+        if reg == 0x12:
+            v = self.levels.get(addr, 0xFFFF)
+        else:  # a configuration register: as written, else its power-on value
+            v = self.regs.get((addr, reg), 0xFFFF if reg in (0x00, 0x01) else 0)
         return bytes((v & 0xFF, v >> 8))
+
+    def brown_out(self, addr):
+        """The chip resets to its power-on registers but goes on answering."""
+        for key in [k for k in self.regs if k[0] == addr]:
+            del self.regs[key]
 
 
 class FakePin:
@@ -86,6 +94,18 @@ def test_active_low_inputs_read_as_present_or_open():
     io.sample()
     eq(io.keys()[1:], [False, True, False, False])
     eq(io.doors()[4], True)
+
+
+def test_an_expander_that_reset_by_itself_is_set_up_before_its_inputs_are_read():
+    io, i2c = _io(doors=True)
+    io.drive(2, True)
+    i2c.brown_out(32)  # the keys' expander: pull-ups gone
+    i2c.brown_out(33)  # the locks' expander: outputs back to inputs, latch cleared
+    io.sample()
+    eq(i2c.regs[(32, 0x0C)], 0x000F)  # pull-ups back before the pins were read
+    eq(i2c.regs[(33, 0x00)], 0xFFF0)
+    eq(i2c.regs[(33, 0x14)], 0b0010)  # the latch as the firmware left it
+    eq(io.keys()[1:], [False, False, False, False])
 
 
 def test_drive_sets_one_latch_bit():
