@@ -19,7 +19,7 @@ from typing import IO
 import pytest
 
 from lockerkey.fwsim.boards import sample_board
-from lockerkey.fwsim.rules import BROKEN
+from tests.processes import SimulatorProcess, spawn
 
 WAIT = 20.0  # seconds a condition may take before the test fails; normally well under one
 
@@ -52,19 +52,6 @@ MEMBERS = (
     "R200,가상회원둘,활성,2099-12-31\n"
     "R300,가상회원셋,활성,2020-01-01\n"
 )
-
-
-def spawn(site: Path, *args: str) -> subprocess.Popen[str]:
-    """``python -m lockerkey ARGS`` in the site folder, with pipes for all three streams."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "lockerkey", *args],
-        cwd=site,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
 
 
 class Lines:
@@ -110,7 +97,7 @@ class Lines:
             self.seen.append(line)
 
 
-class Cabinet:
+class Cabinet(SimulatorProcess):
     """``lockerkey simulate`` on a pty linked at site/cabinet.link, driven through its console:
     the simulator's controller, or the real firmware on simulated pins (a 4-slot board)."""
 
@@ -118,29 +105,9 @@ class Cabinet:
         if kind == "firmware":
             board = json.dumps(sample_board(4, shared_door=False), indent=1)
             (site / "board.json").write_text(board, encoding="utf-8")
-            options = ["--firmware", "--board", "board.json"]
+            super().__init__(site, "--firmware", "--board", "board.json")
         else:
-            options = ["--slots", "4"]
-        self.proc = spawn(site, "simulate", *options, "--link", "cabinet.link")
-        assert self.proc.stdout is not None
-        assert "listening on cabinet.link" in self.proc.stdout.readline()
-
-    def ask(self, command: str) -> str:
-        """One console command and its one-line answer."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        """Quit (end of input); the firmware must not have broken a rule on its pins."""
-        assert self.proc.stdin is not None and self.proc.stderr is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        log = self.proc.stderr.read()
-        markers = (BROKEN, "starved the watchdog", "the firmware raised")
-        bugs = [line for line in log.splitlines() if any(m in line for m in markers)]
-        assert not bugs, "\n".join(bugs)
+            super().__init__(site, "--slots", "4")
 
 
 class Reader:

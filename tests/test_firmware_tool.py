@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from lockerkey import cli, firmware_tool
 from lockerkey.board_file import validate_board
+from tests.processes import SimulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARDS = ROOT / "firmware" / "boards"
@@ -369,43 +370,13 @@ def test_the_default_firmware_is_the_repositorys() -> None:
 # ---- check ------------------------------------------------------------------------------------
 
 
-class Simulator:
-    """``lockerkey simulate`` on a pty linked at ``link``, driven through its console."""
-
-    def __init__(self, where: Path, *args: str) -> None:
-        self.link = where / "cabinet.link"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lockerkey", "simulate", *args, "--link", "cabinet.link"],
-            cwd=where,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert self.proc.stdout is not None
-        assert "listening on cabinet.link" in self.proc.stdout.readline()
-
-    def ask(self, command: str) -> str:
-        """One console command and its one-line answer."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()  # the simulator quits at the end of its input
-        self.proc.wait(timeout=10)
-
-
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     """Starts the simulator with the given options; returns the path of its link."""
-    started: list[Simulator] = []
+    started: list[SimulatorProcess] = []
 
     def start(*args: str) -> Path:
-        started.append(Simulator(tmp_path, *args))
+        started.append(SimulatorProcess(tmp_path, *args))
         return started[-1].link
 
     yield start
@@ -493,7 +464,7 @@ def test_check_of_a_silent_device(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_check_reports_a_lock_that_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sim = Simulator(tmp_path, "--slots", "3")
+    sim = SimulatorProcess(tmp_path, "--slots", "3")
     try:
         assert sim.ask("fail 2") == "ok"  # slot 2's lock output is broken
         assert firmware_tool.check(str(sim.link), pulse=True) == 1
