@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 
 from lockerkey.app import Kiosk, TerminalDisplay, build_cabinets, open_ledger
-from lockerkey.cabinet.base import Emit
+from lockerkey.cabinet.base import CommandRefused, Emit
 from lockerkey.cabinet.controller import Controller
 from lockerkey.cabinet.simulator import Simulator
 from lockerkey.core import ops
 from lockerkey.core.events import (
     Command,
     KeySensed,
+    Lock,
     LockAll,
     Now,
     Scan,
@@ -481,3 +482,24 @@ async def test_stopping_locks_up_even_when_the_last_commit_fails(fake: Fake) -> 
     fake.stop.set()
     await fake.runner
     assert LockAll(0) in cabinet.commands[sent:]
+
+
+async def test_a_refused_unlock_ends_the_step_and_is_audited_once(fake: Fake) -> None:
+    kiosk, cabinet = fake.kiosk, fake.cabinet
+
+    async def refuse_unlocks_and_locks(command: Command) -> None:
+        cabinet.commands.append(command)
+        if isinstance(command, Unlock | Lock):
+            raise CommandRefused(f"{command} refused: hw_fault", "hw_fault")
+
+    cabinet.send = refuse_unlocks_and_locks  # type: ignore[method-assign]
+    kiosk.scan("M1")
+    await eventually(lambda: len(cabinet.unlocks()) == 1, why="unlock tried")
+    await eventually(lambda: kiosk.engine.phase is Phase.IDLE, why="the step ended")
+    await fake.settled()
+    kinds = [k for (k,) in fake.rows("SELECT kind FROM events ORDER BY event_id")]
+    assert kinds.count("unlock_refused") == 1
+    refused = fake.rows("SELECT details FROM events WHERE kind = 'command_refused'")
+    # Only the Lock the ended step sent is a command_refused; the Unlock is not said twice.
+    assert refused and all("Lock(" in d and "Unlock(" not in d for (d,) in refused)
+    assert fake.rows("SELECT status FROM rentals") == [("cancelled",)]

@@ -246,9 +246,11 @@ class Kiosk:
                 await self.cabinets[command.cabinet].send(command)
             except CommandRefused as err:
                 log.error("cabinet %d: %s", command.cabinet, err)
-                await self._audit("command_refused", error=str(err))
                 if isinstance(command, Unlock):
+                    # The engine ends the step and audits it as unlock_refused: once is enough.
                     self.emit(UnlockRefused(command.cabinet, command.slot, err.code))
+                else:
+                    await self._audit("command_refused", error=str(err))
             except CabinetError as err:
                 log.error("cabinet %d: %s failed: %s", command.cabinet, command, err)
                 await self._audit("command_failed", error=str(err))
