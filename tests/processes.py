@@ -48,3 +48,15 @@ class SimulatorProcess:
         markers = (BROKEN, "starved the watchdog", "the firmware raised")
         bugs = [line for line in log.splitlines() if any(m in line for m in markers)]
         assert not bugs, "\n".join(bugs)
+
+
+def run_to_end(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m lockerkey ARGS`` in ``where`` until it exits (60 s at most), output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "lockerkey", *args],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

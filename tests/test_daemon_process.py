@@ -9,8 +9,6 @@ import os
 import queue
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import IO
 import pytest
 
 from lockerkey.fwsim.boards import sample_board
-from tests.processes import SimulatorProcess, spawn
+from tests.processes import SimulatorProcess, run_to_end, spawn
 
 WAIT = 20.0  # seconds a condition may take before the test fails; normally well under one
 
@@ -157,14 +155,7 @@ def site(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     options = {"timeout": 30, "scanner": SERIAL, **getattr(request, "param", {})}
     (tmp_path / "lockerkey.toml").write_text(CONFIG.format(**options), encoding="utf-8")
     (tmp_path / "members.csv").write_text(MEMBERS, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "lockerkey", "members", "import", "members.csv"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(tmp_path, "members", "import", "members.csv")
     assert done.returncode == 0, done.stderr
     return tmp_path
 
@@ -363,14 +354,7 @@ def test_kill_9_mid_session_then_restart_resolves_the_rental_from_the_cabinet(
 def test_a_second_daemon_on_the_same_data_is_refused(
     site: Path, cabinet: Cabinet, reader: Reader, daemon: Daemon
 ) -> None:
-    second = subprocess.run(
-        [sys.executable, "-m", "lockerkey", "run"],
-        cwd=site,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    second = run_to_end(site, "run")
     assert second.returncode == 1
     assert str(daemon.proc.pid) in second.stderr
     assert daemon.proc.poll() is None  # the first one is untouched
@@ -405,14 +389,7 @@ def test_codes_typed_on_stdin_rent_and_return(site: Path, cabinet: Cabinet) -> N
 def test_a_broken_config_is_refused_before_anything_starts(tmp_path: Path) -> None:
     bad = CONFIG.format(timeout=0, scanner=STDIN).replace("[scanner]", "[scaner]")
     (tmp_path / "lockerkey.toml").write_text(bad, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "lockerkey", "run"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_to_end(tmp_path, "run")
     assert done.returncode == 1
     assert "lockerkey.toml" in done.stderr
     assert "session.timeout_s" in done.stderr and "scaner" in done.stderr

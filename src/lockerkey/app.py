@@ -8,7 +8,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -303,7 +303,9 @@ class Kiosk:
         await self.db(self._reset_counts)
         stop = until or asyncio.Event()
         tasks = [
-            asyncio.create_task(supervise(f"cabinet{link.index + 1}", self._link_runner(link)))
+            asyncio.create_task(
+                supervise(f"cabinet{link.index + 1}", functools.partial(link.run, self.emit))
+            )
             for link in self.cabinets
         ]
         tasks.append(asyncio.create_task(supervise("midnight", self._midnight)))
@@ -334,9 +336,6 @@ class Kiosk:
                             await link.send(LockAll(link.index))
         except TimeoutError:
             log.error("stopping: a cabinet did not confirm lock_all in time")
-
-    def _link_runner(self, link: CabinetLink) -> Callable[[], Awaitable[None]]:
-        return lambda: link.run(self.emit)
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()

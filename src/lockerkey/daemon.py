@@ -9,6 +9,7 @@ restarted; only a broken config or an unusable ledger ends the process.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import logging
 import signal
@@ -102,10 +103,18 @@ class Daemon:
                 return
             self._log_ready()
             readers = [
-                asyncio.create_task(supervise(r.name, _reader_runner(r, kiosk.intake(r.name))))
+                asyncio.create_task(
+                    supervise(r.name, functools.partial(r.run, kiosk.intake(r.name)))
+                )
                 for r in self.readers
             ]
             readers += [asyncio.create_task(supervise(n, f)) for n, f in self.services]
+            # Stop taking scans as soon as the stop is asked, before the kiosk shuts down.
+            stopping = asyncio.create_task(self.stop.wait())
+            await asyncio.wait([runner, stopping], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            for task in readers:
+                task.cancel()
             await runner
         finally:
             for task in readers + helpers:
@@ -129,7 +138,7 @@ class Daemon:
             len(settings.all_lockers()),
             len(names),
             f"; not answering yet: {', '.join(missing)}" if missing else "",
-            ", ".join(f"{r.name}" for r in self.readers) or "none",
+            ", ".join(r.name for r in self.readers) or "none",
         )
 
     async def _daily_backups(self) -> None:
@@ -154,10 +163,6 @@ class Daemon:
             return
         log.info("backup written: %s (%d bytes, checked)", done.path, done.size)
         self.kiosk.note("backup", path=str(done.path), size=done.size)
-
-
-def _reader_runner(reader: Reader, emit: Callable[[str], None]) -> Callable[[], Awaitable[None]]:
-    return lambda: reader.run(emit)
 
 
 async def watch_loop(every: float = LAG_EVERY_S, budget: float = LAG_BUDGET_S) -> None:
