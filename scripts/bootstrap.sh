@@ -42,6 +42,20 @@ if [ -n "$EXTRAS" ] && command -v node >/dev/null 2>&1 && ! command -v npm >/dev
     fi
 fi
 
+# The browser tests drive Debian's chromium (Playwright cannot download its own browsers here),
+# and the kiosk's Korean text needs a CJK font to render as it will on the Pi.
+if [ -n "$EXTRAS" ] && command -v apt-get >/dev/null 2>&1; then
+    need=""
+    command -v chromium >/dev/null 2>&1 || need=" chromium"
+    fc-list :lang=ko 2>/dev/null | grep -q . || need="$need fonts-noto-cjk"
+    if [ -n "$need" ]; then
+        echo "bootstrap: installing$need with apt-get (for the browser tests)"
+        as_root apt-get update -q
+        # shellcheck disable=SC2086
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need
+    fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO
 
 from lockerkey.fwsim.rules import BROKEN
+
+WAIT = 20.0  # seconds a condition may take before the test fails; normally well under one
 
 
 def spawn(site: Path, *args: str) -> subprocess.Popen[str]:
@@ -23,14 +28,57 @@ def spawn(site: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+class Lines:
+    """A stream read on a thread, so a test can wait for a line without blocking forever."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, needle: str, timeout: float = WAIT) -> str:
+        """The next line containing ``needle``; fail (with what came) on timeout or EOF."""
+        while True:
+            try:
+                line = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(self._why(needle, "not within the wait")) from None
+            if line is None:
+                self._queue.put(None)
+                raise AssertionError(self._why(needle, "the stream ended"))
+            self.seen.append(line)
+            if needle in line:
+                return line
+
+    def _why(self, needle: str, what: str) -> str:
+        return f"{needle!r}: {what}; seen so far:\n{''.join(self.seen[-40:])}"
+
+    def text(self) -> str:
+        """Everything seen so far plus what is queued now."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return "".join(self.seen)
+            if line is None:
+                self._queue.put(None)
+                return "".join(self.seen)
+            self.seen.append(line)
+
+
 class SimulatorProcess:
     """``lockerkey simulate OPTIONS --link cabinet.link`` in ``where``, driven by its console."""
 
-    def __init__(self, where: Path, *options: str) -> None:
-        self.link = where / "cabinet.link"
-        self.proc = spawn(where, "simulate", *options, "--link", "cabinet.link")
+    def __init__(self, where: Path, *options: str, link: str = "cabinet.link") -> None:
+        self.link = where / link
+        self.proc = spawn(where, "simulate", *options, "--link", link)
         assert self.proc.stdout is not None
-        assert "listening on cabinet.link" in self.proc.stdout.readline()
+        assert f"listening on {link}" in self.proc.stdout.readline()
 
     def ask(self, command: str) -> str:
         """One console command and its one-line answer."""

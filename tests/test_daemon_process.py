@@ -6,20 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from lockerkey.fwsim.boards import sample_board
-from tests.processes import SimulatorProcess, run_to_end, spawn
-
-WAIT = 20.0  # seconds a condition may take before the test fails; normally well under one
+from tests.processes import Lines, SimulatorProcess, run_to_end, spawn
 
 CONFIG = """\
 device_id = "E2E"
@@ -39,6 +34,9 @@ selection = "auto"
 
 [backup]
 time = ""
+
+[web]
+port = 0
 """
 
 SERIAL = 'kind = "serial"\nport = "reader.link"'
@@ -50,49 +48,6 @@ MEMBERS = (
     "R200,가상회원둘,활성,2099-12-31\n"
     "R300,가상회원셋,활성,2020-01-01\n"
 )
-
-
-class Lines:
-    """A stream read on a thread, so a test can wait for a line without blocking forever."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.seen: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for(self, needle: str, timeout: float = WAIT) -> str:
-        """The next line containing ``needle``; fail (with what came) on timeout or EOF."""
-        while True:
-            try:
-                line = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(self._why(needle, "not within the wait")) from None
-            if line is None:
-                self._queue.put(None)
-                raise AssertionError(self._why(needle, "the stream ended"))
-            self.seen.append(line)
-            if needle in line:
-                return line
-
-    def _why(self, needle: str, what: str) -> str:
-        return f"{needle!r}: {what}; seen so far:\n{''.join(self.seen[-40:])}"
-
-    def text(self) -> str:
-        """Everything seen so far plus what is queued now."""
-        while True:
-            try:
-                line = self._queue.get_nowait()
-            except queue.Empty:
-                return "".join(self.seen)
-            if line is None:
-                self._queue.put(None)
-                return "".join(self.seen)
-            self.seen.append(line)
 
 
 class Cabinet(SimulatorProcess):

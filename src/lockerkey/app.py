@@ -132,6 +132,17 @@ class AuditNote:
     details: dict[str, object]
 
 
+@dataclass(frozen=True)
+class Request:
+    """An event whose sender waits for its Step (the web API, the admin console)."""
+
+    event: Event
+    done: asyncio.Future[Step]
+
+
+Item = Event | AuditNote | Request
+
+
 # A stop must not hang on a cabinet that does not answer: lock_all gets this long in all.
 SHUTDOWN_BUDGET_S = 3.0
 
@@ -158,7 +169,7 @@ class Kiosk:
         self.clock = clock or Clock()
         self.layout = build_layout(settings)
         self.engine = self._new_engine()
-        self.queue: asyncio.Queue[Event | AuditNote] = asyncio.Queue()
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self.listeners: list[Callable[[Step], None]] = []
         self.ready = asyncio.Event()  # set once every cabinet has reported its status
         self.restarts = 0  # engine reloads after a failure, for status and tests
@@ -195,6 +206,15 @@ class Kiosk:
     def note(self, kind: str, **details: object) -> None:
         """Queue an audit event from an adapter (never blocks)."""
         self.queue.put_nowait(AuditNote(kind, details))
+
+    async def submit(self, event: Event) -> Step:
+        """Queue an event and wait until it is handled; its Step says what came of it.
+
+        Raises ``KioskUnavailable`` when the kiosk failed on it (and reloaded) or is stopping.
+        """
+        done: asyncio.Future[Step] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait(Request(event, done))
+        return await done
 
     def scan(self, code: str) -> None:
         """Queue a scan as it is; the member lookup happens when it is handled."""
@@ -267,19 +287,26 @@ class Kiosk:
     async def _audit(self, kind: str, **details: object) -> None:
         await self.db(self.ledger.audit, kind, self.clock.now().wall, **details)
 
-    async def _process(self, item: Event | AuditNote) -> bool:
+    async def _process(self, item: Item) -> bool:
         """Handle one queued item; a failure reloads the engine from the ledger (False)."""
+        waiter = item.done if isinstance(item, Request) else None
         try:
             if isinstance(item, AuditNote):
                 await self._audit(item.kind, **item.details)
+            elif isinstance(item, Request):
+                step = await self.handle(item.event)
+                if not item.done.done():
+                    item.done.set_result(step)
             else:
                 await self.handle(item)
         except LedgerError as err:
             log.error("ledger write failed (%s); reloading the kiosk from the ledger", err)
+            _fail(waiter, "the ledger write failed")
             await self._reload()
             return False
         except Exception:
             log.exception("the engine failed on %s; reloading it from the ledger", item)
+            _fail(waiter, "the kiosk failed on this request")
             await self._reload()
             return False
         return True
@@ -316,10 +343,17 @@ class Kiosk:
                 try:
                     if not stop.is_set():
                         await self._process(item)
+                    elif isinstance(item, Request):
+                        _fail(item.done, "the kiosk is stopping")
                 finally:
                     if queued:
                         self.queue.task_done()
             await self._shut_down()
+            while not self.queue.empty():
+                left = self.queue.get_nowait()
+                if isinstance(left, Request):
+                    _fail(left.done, "the kiosk is stopping")
+                self.queue.task_done()
         finally:
             for task in tasks:
                 task.cancel()
@@ -341,7 +375,7 @@ class Kiosk:
         await stop.wait()
         self.emit(Tick())  # unblocks the event loop so it sees ``stop``
 
-    async def _next_event(self) -> tuple[Event | AuditNote, bool]:
+    async def _next_event(self) -> tuple[Item, bool]:
         """The next queued event, or a Tick when the engine's next deadline comes first."""
         wake = self.engine.next_wakeup()
         delay = None if wake is None else max(0.0, wake - self.clock.now().mono)
@@ -361,6 +395,15 @@ class Kiosk:
             now = self.clock.now().wall
             await sleep_until(rules.next_local_midnight(now, self.settings.timezone))
             await self.db(self._reset_counts)
+
+
+class KioskUnavailable(RuntimeError):
+    """A submitted event was not handled: the kiosk failed on it or is stopping."""
+
+
+def _fail(waiter: asyncio.Future[Step] | None, why: str) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_exception(KioskUnavailable(why))
 
 
 # Audit kinds that the log already says in other words (the event or the screen line).

@@ -19,6 +19,7 @@ from lockerkey.config_daemon import (
     read_log,
     read_scanners,
 )
+from lockerkey.config_web import WebSettings, read_web
 from lockerkey.core.model import CabinetKind
 
 __all__ = [
@@ -105,14 +106,6 @@ class SyncSettings:
     """Where the member master and the rental log are synchronised."""
 
     backend: str = "none"
-
-
-@dataclass(frozen=True)
-class WebSettings:
-    """The staff web console."""
-
-    host: str = "127.0.0.1"
-    port: int = 8000
 
 
 @dataclass(frozen=True)
@@ -366,11 +359,7 @@ def settings_from_mapping(data: Mapping[str, object], source: Path | None = None
     sync = SyncSettings(
         backend=check.choice(table, "sync", "backend", "none", ("gsheets", "csv", "none"))
     )
-    table = check.table(data, "web", ("host", "port"))
-    web = WebSettings(
-        host=check.text(table, "web", "host", "127.0.0.1", nonempty=True),
-        port=check.integer(table, "web", "port", 8000, low=1, high=65535),
-    )
+    web = read_web(check, data)
 
     log = read_log(check, data)
     backup = read_backup(check, data)

@@ -195,13 +195,11 @@ def run_daemon(settings: Settings) -> int:
         return 1
     try:
         setup_logging(settings)
-        if settings.session.selection == "choose" and not any(
-            cab.kind == "shared_door" for cab in settings.cabinets
-        ):
+        if settings.session.selection == "choose" and not settings.web.enabled:
             log.warning(
-                'session.selection = "choose" needs the kiosk screen, which this build does not'
-                " have yet: members cannot pick a locker, so every rental will time out; use"
-                ' selection = "auto" until then'
+                'session.selection = "choose" needs the kiosk screen, and [web] enabled = false:'
+                " members cannot pick a locker, so every rental will time out; use selection ="
+                ' "auto" or enable the web page'
             )
         try:
             ledger = open_ledger(settings)
@@ -216,6 +214,10 @@ def run_daemon(settings: Settings) -> int:
         daemon = Daemon(
             settings, ledger, build_cabinets(settings), readers, TerminalDisplay(settings.language)
         )
+        if settings.web.enabled:
+            from lockerkey.web.server import attach  # noqa: PLC0415
+
+            attach(daemon)
         return asyncio.run(_main(daemon))
     finally:
         lock.release()
