@@ -64,8 +64,12 @@ class ScreenModel:
         language: str,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        result_s: float = RESULT_S,
+        flash_s: float = FLASH_S,
     ) -> None:
         self._engine = engine
+        self.result_s = result_s
+        self.flash_s = flash_s
         self.language = language
         self._mono = monotonic
         self._wall = wall
@@ -84,13 +88,13 @@ class ScreenModel:
         now = self._mono()
         loud = [n for n in step.notices if n.level in ("success", "error", "alert")]
         if phase is Phase.IDLE and loud:
-            self._result, self._flash, self._main = (loud[-1], now + RESULT_S), None, None
+            self._result, self._flash, self._main = (loud[-1], now + self.result_s), None, None
         elif phase in SESSION_PHASES:
             for notice in step.notices:
                 if notice.level == "info":
                     self._main, self._result, self._flash = notice, None, None
                 else:
-                    self._flash = (notice, now + FLASH_S)
+                    self._flash = (notice, now + self.flash_s)
         elif phase is Phase.OUT_OF_SERVICE:
             self._result = self._flash = self._main = None
         if phase is Phase.IDLE and not loud and step.notices:
