@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from lockerkey.core import keys, ops, recovery, rules
+from lockerkey.core import keys, ops, recovery, rules, staff
 from lockerkey.core.events import (
     Beep,
     Cancel,
@@ -14,14 +14,19 @@ from lockerkey.core.events import (
     ControllerFault,
     DoorSensed,
     Event,
+    ForceReturn,
     KeySensed,
     LinkLost,
     Lock,
     LockSensed,
+    MarkLost,
     Notice,
     Now,
+    OpenSlot,
+    Reply,
     Scan,
     Select,
+    SetService,
     Shutdown,
     Snapshot,
     Step,
@@ -29,7 +34,7 @@ from lockerkey.core.events import (
     Unlock,
     UnlockRefused,
 )
-from lockerkey.core.layout import UNLOCK_MAX_MS, Layout, Policy
+from lockerkey.core.layout import REARM_MARGIN_S, UNLOCK_MAX_MS, Layout, Policy
 from lockerkey.core.messages import Msg
 from lockerkey.core.model import ErrorCode, Member, Service
 from lockerkey.core.state import (
@@ -40,9 +45,6 @@ from lockerkey.core.state import (
     View,
     check_transition,
 )
-
-# Re-arm an unlock this long before the controller's dead-man relock would fire.
-REARM_MARGIN_S = 5.0
 
 
 class Engine:
@@ -70,6 +72,7 @@ class Engine:
         self._step = Step()
         self._now = Now(datetime(1970, 1, 1, tzinfo=UTC), 0.0)
         self._dirty: set[str] = set()
+        self.openings: dict[tuple[int, int], staff.Opening] = {}  # by (cabinet, lock slot)
 
     # ---- public API --------------------------------------------------------------------------
 
@@ -101,6 +104,8 @@ class Engine:
                 # Staff see it in the audit log; the member's screen is not the place.
                 where = self.layout.by_slot.get((cab, at)) if at else None
                 self._audit("controller_fault", locker=where, cabinet=cab, code=code, slot=at)
+            case ForceReturn() | MarkLost() | SetService() | OpenSlot():
+                staff.on_action(self, event)
         return self._flush()
 
     def start(self, now: Now) -> Step:
@@ -117,9 +122,10 @@ class Engine:
     def next_wakeup(self) -> float | None:
         """The monotonic time at which a Tick is next needed, if any."""
         s = self.session
-        if s is None:
-            return None
-        return s.deadline_mono if s.rearm_mono is None else min(s.deadline_mono, s.rearm_mono)
+        times = staff.wakeups(self)
+        if s is not None:
+            times += [s.deadline_mono] if s.rearm_mono is None else [s.deadline_mono, s.rearm_mono]
+        return min(times, default=None)
 
     def view(self) -> View:
         """The screen's state: phase, message, chosen locker, offered lockers, deadline."""
@@ -128,7 +134,9 @@ class Engine:
             phase=self.phase,
             notice=self.notice,
             locker=s.locker if s else None,
-            available=s.offered if s and self.phase is Phase.CHOOSE_LOCKER else (),
+            available=staff.menu_lockers(self)
+            if self.phase is Phase.STAFF_MENU
+            else (s.offered if s and self.phase is Phase.CHOOSE_LOCKER else ()),
             deadline=s.deadline_wall if s else None,
             online=tuple(sorted(self.online)),
         )
@@ -143,6 +151,7 @@ class Engine:
             and st.holder is None
             and st.service is Service.IN_SERVICE
             and number not in pending
+            and not staff.under_maintenance(self, number)
             and self.layout.lockers[number].cabinet in self.online
             and rules.may_use(self.layout, number, member)
         ]
@@ -175,6 +184,9 @@ class Engine:
             command=type(command).__name__,
             **vars(command),
         )
+
+    def _reply(self, ok: bool, msg: Msg, **params: str) -> None:
+        self._step.reply = Reply(ok, msg, params)
 
     def _say(self, msg: Msg, level: str = "info", **params: str) -> None:
         self.notice = Notice(msg, params, level)
@@ -248,6 +260,8 @@ class Engine:
             return
         if key_of is not None:
             self._start_return(key_of)
+        elif member is not None and staff.is_staff_card(self, member):
+            staff.open_menu(self, member)
         else:
             self._start_rental(member)
 
@@ -380,12 +394,17 @@ class Engine:
 
     def _on_select(self, locker: str) -> None:
         s = self.session
+        if self.phase is Phase.STAFF_MENU and s is not None:
+            staff.menu_select(self, s, locker)
+            return
         if self.phase is not Phase.CHOOSE_LOCKER or s is None or s.member is None:
             self._audit("select_ignored", locker=locker, phase=str(self.phase))
+            self._reply(False, Msg.NOT_CHOOSING)
             return
         self._audit("selected", s.member_id, locker, s.tx_id)
         if locker not in s.offered or locker not in self.available_for(s.member):
             self._say(Msg.LOCKER_NOT_AVAILABLE, "error", locker=locker)
+            self._reply(False, Msg.LOCKER_NOT_AVAILABLE, locker=locker)
             return
         self._restart_deadline(s)
         s.locker = locker
@@ -393,15 +412,19 @@ class Engine:
             ops.UpdateSession(s.tx_id, locker, str(Phase.TAKE_KEY), self._now.wall, s.deadline_wall)
         )
         self._take(locker)
+        self._reply(True, Msg.TAKE_KEY, locker=locker)
 
     def _on_cancel(self) -> None:
         s = self.session
         if s is None:
+            self._reply(False, Msg.NOTHING_TO_CANCEL)
             return
         self._audit("cancelled", s.member_id, s.locker, s.tx_id, phase=str(self.phase))
         self._end_step("cancelled", Msg.CANCELLED)
+        self._reply(True, Msg.CANCELLED)
 
     def _on_tick(self) -> None:
+        staff.on_tick(self)
         s = self.session
         if s is None:
             return
@@ -416,6 +439,9 @@ class Engine:
         """End the session with nothing taken or returned (cancel or deadline)."""
         s = self.session
         assert s is not None
+        if s.kind == staff.STAFF:  # the menu has no ledger row and unlocked nothing
+            staff.close_menu(self, status, msg)
+            return
         if s.kind == "rental" and s.locker is not None:
             self._write(ops.CancelRental(s.tx_id, self._now.wall, status))
         self._finish(status)
@@ -432,6 +458,9 @@ class Engine:
             return
         if spec.cabinet not in self.online:
             self._refuse(st.holder.member_id, Msg.OUT_OF_SERVICE, {})
+            return
+        if staff.under_maintenance(self, locker):  # a staff opening must not read as a return
+            self._refuse(st.holder.member_id, Msg.LOCKER_MAINTENANCE, {"locker": locker})
             return
         s = self._new_session("return", st.holder.member_id, None)
         s.locker, s.rental_tx = locker, st.holder.tx_id

@@ -119,6 +119,50 @@ class ControllerFault:
     slot: int | None = None
 
 
+# ---- staff actions in (admin console or a staff card at the kiosk) ----------------------------
+
+
+@dataclass(frozen=True)
+class ForceReturn:
+    """Staff close a locker's rental as returned (the key is back or handled by hand)."""
+
+    locker: str
+    reason: str
+    staff: str
+
+
+@dataclass(frozen=True)
+class MarkLost:
+    """Staff record a rented key as lost: the rental ends abnormal, the locker goes out."""
+
+    locker: str
+    reason: str
+    staff: str
+
+
+@dataclass(frozen=True)
+class SetService:
+    """Staff take a locker out of service (``in_service=False``) or put it back."""
+
+    locker: str
+    in_service: bool
+    reason: str
+    staff: str
+
+
+@dataclass(frozen=True)
+class OpenSlot:
+    """Staff open a locker's slot (or its shared door) for refilling or repair, relocked by
+    the engine after ``seconds``."""
+
+    locker: str
+    seconds: int
+    reason: str
+    staff: str
+
+
+StaffAction = ForceReturn | MarkLost | SetService | OpenSlot
+
 Event = (
     Scan
     | Select
@@ -132,6 +176,10 @@ Event = (
     | UnlockRefused
     | Shutdown
     | ControllerFault
+    | ForceReturn
+    | MarkLost
+    | SetService
+    | OpenSlot
 )
 
 
@@ -182,6 +230,15 @@ class Notice:
     level: str = "info"  # info | success | error | alert
 
 
+@dataclass(frozen=True)
+class Reply:
+    """The engine's answer to a request that can be refused (a Select, a staff action)."""
+
+    ok: bool
+    msg: Msg
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Step:
     """The outcome of one event: ledger writes (committed first, together), then commands."""
@@ -189,3 +246,4 @@ class Step:
     writes: list[LedgerOp] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    reply: Reply | None = None

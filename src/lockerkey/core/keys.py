@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from lockerkey.core import ops, rules
+from lockerkey.core import ops, rules, staff
 from lockerkey.core.events import Beep, DoorSensed, LockSensed
 from lockerkey.core.messages import Msg
 from lockerkey.core.model import ErrorCode, Member, RentalStatus, Service
@@ -40,8 +40,11 @@ def key_changed(engine: Engine, locker: str, present: bool) -> None:
     if before is None and present:
         return  # first report of a key that is where it belongs
     s = engine.session
-    if s is not None:
+    if s is not None and s.kind != staff.STAFF:  # the staff menu has no session row
         engine._write(ops.SessionSensor(s.tx_id, locker, present, engine._now.wall))
+    if st.holder is None and staff.under_maintenance(engine, locker):
+        staff.maintenance_key(engine, locker, present)  # staff's hands, not a tamper
+        return
     cab = engine.layout.lockers[locker].cabinet
     in_session = s is not None and any(c == cab for c, _ in s.opened)
     if not present:

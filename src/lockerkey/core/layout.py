@@ -9,6 +9,8 @@ from datetime import tzinfo
 from lockerkey.core.model import CabinetKind
 
 UNLOCK_MAX_MS = 60_000  # the protocol's longest single unlock
+# Re-arm an unlock this long before the controller's dead-man relock would fire.
+REARM_MARGIN_S = 5.0
 
 
 @dataclass(frozen=True)

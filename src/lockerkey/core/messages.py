@@ -40,6 +40,23 @@ class Msg(StrEnum):
     UNLOCK_FAILED = "unlock_failed"
     FORCED_REMOVAL = "forced_removal"
     KEY_MISSING = "key_missing"
+    LOCKER_MAINTENANCE = "locker_maintenance"
+    NOT_CHOOSING = "not_choosing"
+    NOTHING_TO_CANCEL = "nothing_to_cancel"
+    # Staff: the kiosk's staff menu and the answers to staff actions.
+    STAFF_MENU = "staff_menu"
+    SLOT_OPENED = "slot_opened"
+    UNKNOWN_LOCKER = "unknown_locker"
+    LOCKER_IN_USE = "locker_in_use"
+    KIOSK_IN_USE = "kiosk_in_use"
+    LOCKER_BEING_CHECKED = "locker_being_checked"
+    CABINET_OFFLINE = "cabinet_offline"
+    OPEN_SECONDS_INVALID = "open_seconds_invalid"
+    FORCE_RETURNED = "force_returned"
+    FORCE_RETURNED_KEY_OUT = "force_returned_key_out"
+    KEY_MARKED_LOST = "key_marked_lost"
+    LOCKER_DISABLED = "locker_disabled"
+    LOCKER_ENABLED = "locker_enabled"
 
 
 CATALOGUE: Mapping[Msg, tuple[str, str]] = {
@@ -121,6 +138,62 @@ CATALOGUE: Mapping[Msg, tuple[str, str]] = {
     Msg.FORCED_REMOVAL: (
         "{locker}번 키가 잠긴 칸에서 빠졌습니다",
         "Key {locker} left a locked slot",
+    ),
+    Msg.LOCKER_MAINTENANCE: (
+        "{locker}번 칸은 직원이 점검 중입니다. 잠시 후 다시 스캔해 주세요",
+        "Staff are servicing slot {locker}. Please scan again shortly",
+    ),
+    Msg.NOT_CHOOSING: (
+        "지금은 락카를 선택할 수 없습니다",
+        "No locker can be chosen right now",
+    ),
+    Msg.NOTHING_TO_CANCEL: ("취소할 것이 없습니다", "There is nothing to cancel"),
+    Msg.STAFF_MENU: ("직원 메뉴: 열 칸을 선택하세요", "Staff menu: choose a slot to open"),
+    Msg.SLOT_OPENED: (
+        "{locker}번 칸이 {seconds}초 동안 열립니다",
+        "Slot {locker} is open for {seconds} seconds",
+    ),
+    Msg.UNKNOWN_LOCKER: ("{locker}번 락카는 없습니다", "There is no locker {locker}"),
+    Msg.LOCKER_IN_USE: (
+        "회원이 지금 {locker}번 락카를 이용 중입니다. 잠시 후 다시 시도해 주세요",
+        "A member is using locker {locker} right now. Try again shortly",
+    ),
+    Msg.KIOSK_IN_USE: (
+        "회원이 키오스크를 이용 중이라 칸을 열 수 없습니다. 잠시 후 다시 시도해 주세요",
+        "A member is using the kiosk now, so no slot can be opened. Try again shortly",
+    ),
+    Msg.LOCKER_BEING_CHECKED: (
+        "{locker}번 락카는 중단된 이용을 확인 중입니다. 보관함이 연결된 뒤 다시 시도해 주세요",
+        "An interrupted use of locker {locker} is still being checked."
+        " Try again once its cabinet is connected",
+    ),
+    Msg.CABINET_OFFLINE: (
+        "{locker}번 락카의 보관함이 연결되어 있지 않습니다",
+        "The cabinet of locker {locker} is not connected",
+    ),
+    Msg.OPEN_SECONDS_INVALID: (
+        "여는 시간은 1초에서 {max}초 사이여야 합니다",
+        "The open time must be between 1 and {max} seconds",
+    ),
+    Msg.FORCE_RETURNED: (
+        "{locker}번 락카를 반납 처리했습니다",
+        "Locker {locker} was marked returned",
+    ),
+    Msg.FORCE_RETURNED_KEY_OUT: (
+        "{locker}번 락카를 반납 처리했습니다. 키가 칸에 들어오면 다시 대여됩니다",
+        "Locker {locker} was marked returned. It is offered again once its key is in its slot",
+    ),
+    Msg.KEY_MARKED_LOST: (
+        "{locker}번 키를 분실 처리했습니다. 락카는 사용 중지되었습니다",
+        "Key {locker} was recorded as lost. The locker is out of service",
+    ),
+    Msg.LOCKER_DISABLED: (
+        "{locker}번 락카를 사용 중지했습니다",
+        "Locker {locker} is out of service",
+    ),
+    Msg.LOCKER_ENABLED: (
+        "{locker}번 락카를 다시 사용합니다",
+        "Locker {locker} is back in service",
     ),
 }
 

@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     SET_ASIDE_TAKEN = "SET_ASIDE_TAKEN"  # shared door: member took a key of a locker set aside
     FORCED_REMOVAL = "FORCED_REMOVAL"  # a key left a locked slot outside any session
     KEY_MISSING = "KEY_MISSING"  # a cabinet reported a slot empty that no rental explains
+    FORCED_RETURN = "FORCED_RETURN"  # staff closed the rental as returned, no sensor saw it
+    KEY_LOST = "KEY_LOST"  # staff recorded the rented key as lost
 
 
 class CabinetKind(StrEnum):

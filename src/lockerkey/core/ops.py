@@ -111,6 +111,19 @@ class CompleteReturn:
 
 
 @dataclass(frozen=True)
+class CloseRental:
+    """Staff closed a holding rental by hand (no sensor saw its key come back)."""
+
+    rental_tx: str
+    member_id: str
+    locker: str
+    at: datetime
+    status: RentalStatus  # RETURNED (a forced return) or ABNORMAL (the key is lost)
+    error_code: ErrorCode  # FORCED_RETURN or KEY_LOST
+    error_details: str
+
+
+@dataclass(frozen=True)
 class LockerRow:
     """The full ``locker_status`` row of one locker as the engine now sees it."""
 
@@ -148,6 +161,7 @@ LedgerOp = (
     | CancelRental
     | StartReturn
     | CompleteReturn
+    | CloseRental
     | LockerRow
     | Audit
 )

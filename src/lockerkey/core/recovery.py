@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lockerkey.core import keys, ops
+from lockerkey.core import keys, ops, staff
 from lockerkey.core.events import Lock, LockAll, Snapshot
 from lockerkey.core.messages import Msg
 from lockerkey.core.model import RentalStatus
@@ -128,6 +128,8 @@ def on_link_lost(engine: Engine, cab: int, reason: str) -> None:
     elif s is not None and any(c == cab for c, _ in s.opened):
         _interrupt(engine, {cab})
         engine._say(Msg.LINK_LOST, "error")
+    elif s is not None and s.kind == staff.STAFF and not engine.online:
+        engine._end_step("failed", Msg.LINK_LOST)
     if not engine.online:
         if engine.phase is not Phase.OUT_OF_SERVICE:
             engine._goto(Phase.OUT_OF_SERVICE)
@@ -176,6 +178,7 @@ def on_shutdown(engine: Engine) -> None:
         _interrupt(engine, {c for c, _ in s.opened})
     elif s is not None:
         engine._end_step("cancelled", Msg.CANCELLED)
+    staff.end_all(engine, "shutdown")  # maintenance openings: the LockAll below locks them
     for cab in sorted(engine.online):
         engine._send(LockAll(cab))
     engine.online.clear()
@@ -190,6 +193,8 @@ def on_unlock_refused(engine: Engine, cab: int, slot: int, reason: str) -> None:
     engine._audit(
         "unlock_refused", s.member_id if s else None, cabinet=cab, slot=slot, reason=reason
     )
+    if staff.on_unlock_refused(engine, cab, slot):
+        return  # a maintenance opening's: it is over
     if s is None or (cab, slot) not in s.opened:
         return  # an old session's unlock, or a re-arm after the step ended
     engine._end_step("failed", Msg.UNLOCK_FAILED)

@@ -18,16 +18,24 @@ class Phase(StrEnum):
     CHOOSE_LOCKER = "choose_locker"
     TAKE_KEY = "take_key"
     RETURN_KEY = "return_key"
+    STAFF_MENU = "staff_menu"  # a staff card was scanned: open slots, see lockers
 
 
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.OUT_OF_SERVICE: frozenset({Phase.IDLE}),
     Phase.IDLE: frozenset(
-        {Phase.CHOOSE_LOCKER, Phase.TAKE_KEY, Phase.RETURN_KEY, Phase.OUT_OF_SERVICE}
+        {
+            Phase.CHOOSE_LOCKER,
+            Phase.TAKE_KEY,
+            Phase.RETURN_KEY,
+            Phase.STAFF_MENU,
+            Phase.OUT_OF_SERVICE,
+        }
     ),
     Phase.CHOOSE_LOCKER: frozenset({Phase.TAKE_KEY, Phase.IDLE, Phase.OUT_OF_SERVICE}),
     Phase.TAKE_KEY: frozenset({Phase.IDLE, Phase.OUT_OF_SERVICE}),
     Phase.RETURN_KEY: frozenset({Phase.IDLE, Phase.OUT_OF_SERVICE}),
+    Phase.STAFF_MENU: frozenset({Phase.IDLE, Phase.OUT_OF_SERVICE}),
 }
 
 
@@ -84,7 +92,7 @@ class Session:
     """The one session in progress."""
 
     tx_id: str
-    kind: str  # rental | return
+    kind: str  # rental | return | staff (the kiosk's staff menu, never a ledger row)
     member_id: str
     started: datetime
     deadline_mono: float

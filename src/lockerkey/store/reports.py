@@ -91,7 +91,8 @@ def invariant_problems(ledger: Ledger) -> list[str]:
     for row in q(
         "SELECT rental_id, status FROM rentals WHERE"
         " (status IN ('active', 'returned') AND rental_verified = 0)"
-        " OR (status = 'returned' AND return_verified = 0)"
+        " OR (status = 'returned' AND return_verified = 0"
+        " AND error_code IS NOT 'FORCED_RETURN')"  # staff closed it by hand: no sensor saw it
         " OR (rental_verified = 1 AND rental_sensor_time IS NULL)"
         " OR (return_verified = 1 AND return_sensor_time IS NULL)"
     ):

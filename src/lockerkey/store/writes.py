@@ -143,11 +143,28 @@ def apply_op(c: sqlite3.Connection, device_id: str, op: ops.LedgerOp) -> None:
                     op.error_details,
                 ),
             )
-            c.execute(
-                "UPDATE members SET currently_renting = NULL, updated_at = ?"
-                " WHERE member_id = ? AND currently_renting = ?",
-                (ts(op.sensor_time), op.member_id, op.target),
+            _free_member(c, op.member_id, op.target, op.sensor_time)
+        case ops.CloseRental():
+            # return_verified stays 0: no sensor saw the key. The code the rental had before
+            # (NOT_ALLOWED_TAKEN) is kept in the details; SET sees the row as it was.
+            _touch_rental(
+                c,
+                op.rental_tx,
+                op.at,
+                "return_target_locker = ?, status = ?, error_code = ?,"
+                " error_details = ? || COALESCE(' (was ' || error_code || ')', '')",
+                (op.locker, str(op.status), str(op.error_code), op.error_details),
             )
+            _free_member(c, op.member_id, op.locker, op.at)
+
+
+def _free_member(c: sqlite3.Connection, member_id: str, locker: str, at: datetime) -> None:
+    """The member no longer rents ``locker`` (a newer rental of theirs is left alone)."""
+    c.execute(
+        "UPDATE members SET currently_renting = NULL, updated_at = ?"
+        " WHERE member_id = ? AND currently_renting = ?",
+        (ts(at), member_id, locker),
+    )
 
 
 def _touch_rental(
