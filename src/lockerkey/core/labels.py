@@ -1,8 +1,7 @@
-"""The kiosk page's own texts (buttons, headings, hints), in Korean and English.
+"""The kiosk page's own texts (buttons, headings, hints), in Korean and English."""
 
-The engine's catalogue (``messages.py``) says what happened; these are the words around it
-on the touchscreen. ``{name}`` placeholders are filled in by the page.
-"""
+# The engine's catalogue (messages.py) says what happened; these are the words around it on
+# the touchscreen. The page fills in the {name} placeholders itself.
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from lockerkey.app import KioskUnavailable
 from lockerkey.core import rules
 from lockerkey.core.events import Cancel, Reply, Select
+from lockerkey.core.labels import page_texts
 from lockerkey.core.messages import LANGUAGES, Msg, render
 from lockerkey.web.context import WebContext
 from lockerkey.web.static import static_path
@@ -65,6 +66,9 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
 
     async def page(request: Request) -> Response:
         return FileResponse(static_path("kiosk.html"), headers=NO_STORE)
+
+    async def texts(request: Request) -> Response:
+        return JSONResponse(page_texts(), headers=NO_STORE)
 
     async def state(request: Request) -> Response:
         return JSONResponse(ctx.screen.state(_language(request, ctx)), headers=NO_STORE)
@@ -122,6 +126,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     return [
         Route("/", page),
         Route("/api/state", state),
+        Route("/api/texts", texts),
         Route("/api/select", select, methods=["POST"]),
         Route("/api/cancel", cancel, methods=["POST"]),
         Route("/api/scan", scan, methods=["POST"]),
