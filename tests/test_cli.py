@@ -621,6 +621,7 @@ def ledger_problems(db: Path) -> list[str]:
 def test_demo_without_tour_ends_when_there_is_no_input(tmp_path: Path, stdin: str) -> None:
     result = lockerkey(
         "demo",
+        "--no-web",
         "--no-tour",
         "--data-dir",
         "demo",
@@ -636,7 +637,9 @@ def test_demo_without_tour_ends_when_there_is_no_input(tmp_path: Path, stdin: st
 
 
 def test_demo_tour(tmp_path: Path) -> None:
-    result = lockerkey("demo", "--data-dir", "demo", "--delay", "0.05", cwd=tmp_path, input="")
+    result = lockerkey(
+        "demo", "--no-web", "--data-dir", "demo", "--delay", "0.05", cwd=tmp_path, input=""
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for text in (
@@ -673,20 +676,55 @@ def test_demo_tour(tmp_path: Path) -> None:
 def test_demo_reads_typed_codes_and_commands(tmp_path: Path) -> None:
     result = lockerkey(
         "demo",
+        "--no-web",
         "--no-tour",
         "--data-dir",
         "demo",
         "--delay",
         "0.05",
         cwd=tmp_path,
-        input="M0005\n/select 7\n/status\n/quit\nM0001\n",
+        input="M0001\n/select 7\n/status\n/quit\nM0002\n",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "http://" not in result.stdout  # no web pages
     assert "7번 락카 대여 완료" in result.stdout
-    assert re.search(r"locker 7: key out.*M0005", result.stdout)
-    assert "> M0001" not in result.stdout  # nothing after /quit is read
+    assert re.search(r"locker 7: key out.*M0001", result.stdout)
+    assert "> M0002" not in result.stdout  # nothing after /quit is read
     db = tmp_path / "demo" / "locker.db"
     assert query(db, "SELECT member_id, locker_number FROM rentals WHERE status = 'active'") == [
-        ("M0005", "7"),
+        ("M0001", "7"),
     ]
     assert ledger_problems(db) == []
+
+
+def test_demo_tour_at_a_shared_door(tmp_path: Path) -> None:
+    result = lockerkey(
+        "demo",
+        "--no-web",
+        "--shared-door",
+        "--data-dir",
+        "demo",
+        "--delay",
+        "0.05",
+        cwd=tmp_path,
+        input="",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "shared-door cabinet" in out
+    for text in (
+        "이용이 정지된 회원입니다",
+        "Another member is using the machine",
+        "1번 락카 대여 완료",
+        "2번 락카 대여 완료",
+        "2번 락카 반납 완료",
+        "20번 락카는 대여 중이 아닙니다",
+    ):
+        assert text in out, text
+    db = tmp_path / "demo" / "locker.db"
+    assert ledger_problems(db) == []
+    # The pretend member put back the very key whose tag was scanned (not the older one).
+    assert query(db, "SELECT member_id, locker_number, status FROM rentals ORDER BY 1") == [
+        ("M0001", "1", "active"),
+        ("M0002", "2", "returned"),
+    ]

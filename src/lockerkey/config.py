@@ -405,24 +405,34 @@ def example_config() -> str:
     return (resources.files("lockerkey") / "data" / "lockerkey.example.toml").read_text("utf-8")
 
 
-def demo_settings(data_dir: Path) -> Settings:
-    """Return the settings of `lockerkey demo`: one simulated cabinet of 24 lockers, two zones."""
+def demo_settings(
+    data_dir: Path,
+    *,
+    shared_door: bool = False,
+    web: bool = True,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> Settings:
+    """Return the settings of `lockerkey demo`: one simulated cabinet of 24 lockers.
+
+    Per-slot by default, with two zones (1-12 men, 13-24 women). With ``shared_door``: 24 keys
+    behind one door, for every member; zones there would turn a key taken from the wrong half
+    into an abnormal rental, which is a lesson for staff, not for a first look.
+    """
+    cabinet: dict[str, object] = {"port": "simulator", "lockers": "1-24"}
+    zones: list[dict[str, object]] = [
+        {"name": "male", "lockers": "1-12", "allow": {"gender": ["M", "male", "남", "남성"]}},
+        {"name": "female", "lockers": "13-24", "allow": {"gender": ["F", "female", "여", "여성"]}},
+    ]
+    if shared_door:
+        cabinet["kind"] = "shared_door"
+        zones = []
     return settings_from_mapping(
         {
             "data_dir": str(data_dir),
-            "cabinet": [{"port": "simulator", "lockers": "1-24"}],
-            "zone": [
-                {
-                    "name": "male",
-                    "lockers": "1-12",
-                    "allow": {"gender": ["M", "male", "남", "남성"]},
-                },
-                {
-                    "name": "female",
-                    "lockers": "13-24",
-                    "allow": {"gender": ["F", "female", "여", "여성"]},
-                },
-            ],
+            "cabinet": [cabinet],
+            "zone": zones,
             "scanner": {"kind": "stdin"},
+            "web": {"enabled": web, "host": host, "port": port},
         }
     )
