@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lockerkey import __version__
+from lockerkey import __version__, admin_cli
 from lockerkey.config import ConfigError, Settings, example_config, load_settings
 from lockerkey.store import reports
 from lockerkey.store.ledger import LedgerError, parse_ts
@@ -46,11 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         parents=[common],
-        help="the kiosk in this terminal: simulated cabinet, sample members, no network",
+        help="the whole kiosk on a simulated cabinet and sample members: web pages (kiosk,"
+        " admin, simulator panel) and this terminal",
     )
-    demo.add_argument("--data-dir", type=Path, help="keep the demo's ledger here")
-    demo.add_argument("--no-tour", action="store_true", help="skip the built-in tour")
-    demo.add_argument("--delay", type=float, default=0.8, help="seconds the pretend member takes")
+    _demo_options(demo)
     init = sub.add_parser("init", parents=[common], help="write a commented example settings file")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     members = sub.add_parser("members", parents=[common], help="manage the member list")
@@ -60,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", parents=[common], help="show every locker")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("check", parents=[common], help="check settings, database and ledger rules")
+    admin = sub.add_parser("admin", parents=[common], help="staff accounts of the admin console")
+    admin_cli.configure(admin, common)
     sub.add_parser("backup", parents=[common], help="take a checked copy of the ledger now")
     restore = sub.add_parser(
         "restore", parents=[common], help="put a backup back in place (the daemon must be stopped)"
@@ -103,6 +104,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _demo_options(demo: argparse.ArgumentParser) -> None:
+    demo.add_argument("--data-dir", type=Path, help="keep the demo's ledger here")
+    demo.add_argument("--no-tour", action="store_true", help="skip the built-in tour")
+    demo.add_argument("--delay", type=float, default=0.8, help="seconds the pretend member takes")
+    demo.add_argument(
+        "--shared-door",
+        action="store_true",
+        help="a shared-door cabinet (24 keys behind one door) instead of 24 per-slot lockers",
+    )
+    demo.add_argument(
+        "--no-web",
+        action="store_true",
+        help="this terminal only, no web pages; a pretend member takes and returns the keys",
+    )
+    demo.add_argument("--host", help="the web pages' address (default 127.0.0.1)")
+    demo.add_argument(
+        "--port", type=int, help="the web pages' port (default 8000; 0: any free port)"
+    )
+    demo.add_argument(
+        "--auto", action="store_true", help="start with the pretend member on (web mode)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lockerkey`` console script."""
     args = _parser().parse_args(argv)
@@ -110,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "init":
         return _init(config, args.force)
     if args.command == "demo":
-        return _demo(args.data_dir, not args.no_tour, args.delay)
+        return _demo(args)
     if args.command == "simulate":
         from lockerkey.cabinet.sim_console import main as simulate  # noqa: PLC0415
 
@@ -133,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(settings, args.file)
         if args.command == "status":
             return _status(settings, args.json)
+        if args.command == "admin":
+            return admin_cli.run(settings, args)
         if args.command in ("backup", "restore"):
             from lockerkey import maintenance  # noqa: PLC0415
 
@@ -254,16 +280,37 @@ def _run(settings: Settings) -> int:
     return run_daemon(settings)
 
 
-def _demo(data_dir: Path | None, tour: bool, delay: float) -> int:
-    from lockerkey.demo import Demo, prepare  # noqa: PLC0415
+def _demo(args: argparse.Namespace) -> int:
+    from lockerkey.demo import Demo, demo_admin, prepare, reserve_port  # noqa: PLC0415
     from lockerkey.logs import setup_logging  # noqa: PLC0415
     from lockerkey.runlock import AlreadyRunning, RunLock  # noqa: PLC0415
+    from lockerkey.web.server import WebError  # noqa: PLC0415
 
-    settings, where = prepare(data_dir)
-    print(
-        f"lockerkey demo: a simulated cabinet of 24 lockers; ledger in {where}/locker.db,"
-        f" logs in {where}/logs/"
-    )
+    web = not args.no_web
+    if not web and (args.host is not None or args.port is not None or args.auto):
+        _err("--host, --port and --auto are for the web pages; not with --no-web")
+        return EXIT_FAIL
+    if args.port is not None and not 0 <= args.port <= 65535:
+        _err(f"--port {args.port}: a port is 0 to 65535 (0: any free port)")
+        return EXIT_FAIL
+    try:
+        settings, where = prepare(
+            args.data_dir,
+            shared_door=args.shared_door,
+            web=web,
+            host=args.host or "127.0.0.1",
+            port=8000 if args.port is None else args.port,
+        )
+    except (ConfigError, LedgerError) as err:
+        _err(str(err))
+        return EXIT_FAIL
+    if not web:
+        kind = "a shared-door cabinet of 24 keys" if args.shared_door else "24 lockers"
+        print(
+            f"lockerkey demo: a simulated cabinet, {kind}; ledger in {where}/locker.db,"
+            f" logs in {where}/logs/",
+            flush=True,
+        )
     lock = RunLock(settings.data_dir)
     try:
         lock.acquire()
@@ -273,10 +320,19 @@ def _demo(data_dir: Path | None, tour: bool, delay: float) -> int:
     except OSError as err:
         _err(f"{lock.path}: cannot take the run lock: {err.strerror}")
         return EXIT_FAIL
+    try:
+        if web:
+            settings = reserve_port(settings)
+        admin = demo_admin(settings) if web else ""
+    except WebError as err:
+        lock.release()
+        _err(f"{err}; see --host and --port (--port 0: any free port)")
+        return EXIT_FAIL
     setup_logging(settings, stderr=False)
 
     async def go() -> None:
-        await Demo(settings, delay=delay).main(tour=tour, interactive=True)
+        demo = Demo(settings, delay=args.delay, auto=args.auto)
+        await demo.main(tour=not args.no_tour, interactive=True, admin=admin)
 
     try:
         with contextlib.suppress(KeyboardInterrupt):

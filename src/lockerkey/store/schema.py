@@ -113,6 +113,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER events_no_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'events is append-only'); END;
     """,
+    # 2: staff accounts of the admin console; indexes for its charts and its alerts page.
+    """
+    CREATE TABLE admin_accounts (
+        name          TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS idx_rental_created ON rentals(created_at);
+    CREATE INDEX IF NOT EXISTS idx_rental_updated ON rentals(updated_at);
+    CREATE INDEX IF NOT EXISTS idx_events_kind_time ON events(kind, time);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
