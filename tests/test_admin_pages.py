@@ -4,9 +4,10 @@ wrong-slot return, member search, backups, and who may reach what."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +313,24 @@ def test_member_search_takes_wildcards_literally_and_escapes_names(tmp_path: Pat
         member = rig.client.get("/admin/member?id=M1&lang=en").text
         assert 'id="member" data-member="M1"' in member and "Rental history" in member
         assert len(re.findall(r'class="rental-row"', member)) == 1
+
+
+def test_a_member_past_the_expiry_date_shows_as_expired(tmp_path: Path) -> None:
+    with console(tmp_path) as rig:
+        logged_in(rig)
+        rig.db(functools.partial(add_members, expiry=date(2020, 1, 31)), "OLD1")
+        rig.db(functools.partial(add_members, expiry=date(2099, 12, 31)), "NEW1")
+
+        def status_of(member_id: str) -> str:
+            page = rig.client.get("/admin/members", params={"q": member_id, "lang": "en"}).text
+            row = re.search(r'data-member="' + member_id + r'">(.*?)</tr>', page, re.S)
+            assert row, page
+            return row.group(1)
+
+        assert "Expired" in status_of("OLD1") and "Active" not in status_of("OLD1")
+        assert "Active" in status_of("NEW1")
+        member = rig.client.get("/admin/member?id=OLD1&lang=en").text
+        assert "Expired" in member
 
 
 async def _failing_sync() -> None:

@@ -263,6 +263,10 @@ def test_return_into_another_slot_is_abnormal(rig: Rig) -> None:
     assert rig.engine.lockers["5"].service is Service.SET_ASIDE
     assert msgs(step) == [Msg.RETURN_WRONG_SLOT]
     assert Beep(0, "alert") in step.commands
+    # Staff see who put which key where: each alert names its locker's own rental.
+    aside = {a.locker: a for a in writes_of(step, ops.Audit) if a.kind == "set_aside"}
+    assert (aside["3"].member_id, aside["3"].tx_id) == ("M1", "tx1")
+    assert aside["5"].member_id == "M2" and aside["5"].details["returned_by"] == "M1"
 
 
 def test_return_deadline_leaves_the_rental_active(rig: Rig) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,17 +18,7 @@ CONFIG = """\
 device_id = "WEB"
 timezone = "Asia/Seoul"
 data_dir = "data"
-{cabinets}
-[[zone]]
-name = "male"
-lockers = "1-12"
-allow = {{ gender = ["M"] }}
-
-[[zone]]
-name = "female"
-lockers = "13-24"
-allow = {{ gender = ["F"] }}
-
+{cabinets}{zones}
 [scanner]
 kind = "none"
 
@@ -41,6 +33,18 @@ time = ""
 port = 0
 """
 
+# The per-slot cabinet's lockers (1-24) in two zones; a site without that cabinet has none.
+ZONES = """
+[[zone]]
+name = "male"
+lockers = "1-12"
+allow = { gender = ["M"] }
+
+[[zone]]
+name = "female"
+lockers = "13-24"
+allow = { gender = ["F"] }
+"""
 PER_SLOT = '\n[[cabinet]]\nname = "main"\nport = "cabinet1.link"\nlockers = "1-24"\n'
 SHARED = (
     '\n[[cabinet]]\nname = "sauna"\nport = "cabinet2.link"\nlockers = "101-106"'
@@ -58,7 +62,11 @@ MEMBERS = (
 
 
 class WebSite:
-    """Cabinets (``kinds``: "per_slot", "shared_door") and the daemon, in folder ``site``."""
+    """Cabinets (``kinds``: "per_slot", "shared_door") and the daemon, in folder ``site``.
+
+    The zones (men 1-12, women 13-24) come with the per-slot cabinet. ``admins``: console
+    accounts (name, password) made before the daemon starts.
+    """
 
     def __init__(
         self,
@@ -67,14 +75,18 @@ class WebSite:
         timeout: int = 30,
         selection: str = "choose",
         extra: str = "",
+        admins: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.site = site
         cabinets = "".join(PER_SLOT if k == "per_slot" else SHARED for k in kinds)
-        config = CONFIG.format(cabinets=cabinets, timeout=timeout, selection=selection) + extra
-        (site / "lockerkey.toml").write_text(config, encoding="utf-8")
+        zones = ZONES if "per_slot" in kinds else ""
+        config = CONFIG.format(cabinets=cabinets, zones=zones, timeout=timeout, selection=selection)
+        (site / "lockerkey.toml").write_text(config + extra, encoding="utf-8")
         (site / "members.csv").write_text(MEMBERS, encoding="utf-8")
         done = run_to_end(site, "members", "import", "members.csv")
         assert done.returncode == 0, done.stderr
+        for name, password in admins:
+            self.add_admin(name, password)
         self.cabinets: dict[str, SimulatorProcess] = {}
         for kind in kinds:
             if kind == "per_slot":
@@ -93,6 +105,19 @@ class WebSite:
         found = re.search(r"(http://[^/\s]+)/", line)
         assert found, line
         self.url = found.group(1)
+
+    def add_admin(self, name: str, password: str) -> None:
+        """A console account (``lockerkey admin set-password``); works while the daemon runs."""
+        done = subprocess.run(
+            [sys.executable, "-m", "lockerkey", "admin", "set-password", name, "--password-stdin"],
+            cwd=self.site,
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
 
     def sim(self, kind: str, command: str) -> str:
         """A console command for one cabinet's simulator (e.g. ``take 3``, ``put 3``)."""

@@ -147,15 +147,19 @@ def return_sensed(engine: Engine, actual: str) -> None:
             None if ok else f"key of {target} returned into slot of {actual}",
         )
     )
-    engine._set(target, holder=None)
-    engine._finish("completed" if ok else "failed")
     if ok:
+        engine._set(target, holder=None)
+        engine._finish("completed")
         engine._audit("returned", s.member_id, target, s.rental_tx)
         engine._send(Beep(engine.layout.lockers[target].cabinet, "ok"))
         engine._say(Msg.RETURN_OK, "success", locker=target)
     else:
+        # Set aside while the holder is still recorded, so the alert names this member and
+        # rental; the other slot's alert names its own holder and says who put the key there.
         engine._set_aside(target, ErrorCode.WRONG_SLOT, actual=actual)
-        engine._set_aside(actual, ErrorCode.WRONG_SLOT, target=target)
+        engine._set_aside(actual, ErrorCode.WRONG_SLOT, target=target, returned_by=s.member_id)
+        engine._set(target, holder=None)
+        engine._finish("failed")
         engine._say(Msg.RETURN_WRONG_SLOT, "alert", locker=target, actual=actual)
 
 

@@ -28,7 +28,7 @@ from lockerkey.core.events import (
 from lockerkey.core.layout import REARM_MARGIN_S, UNLOCK_MAX_MS
 from lockerkey.core.messages import Msg
 from lockerkey.core.model import ErrorCode, Member, RentalStatus, Service
-from lockerkey.core.state import Phase, Session
+from lockerkey.core.state import Holder, LockerState, Phase, Session
 
 if TYPE_CHECKING:
     from lockerkey.core.engine import Engine
@@ -76,24 +76,10 @@ def on_action(engine: Engine, action: StaffAction) -> None:
 
 def force_return(engine: Engine, locker: str, reason: str, staff: str) -> None:
     """Close the locker's holding rental as returned; its key sensor decides what is offered."""
-    refused = _locker_refusal(engine, locker) or _not_rented(engine, locker)
-    if refused is not None:
-        _refuse(engine, "force_return", refused, staff, reason, CONSOLE)
+    closed = _close_holding(engine, "force_return", locker, reason, staff)
+    if closed is None:
         return
-    st = engine.lockers[locker]
-    holder = st.holder
-    assert holder is not None  # _not_rented said so
-    engine._write(
-        ops.CloseRental(
-            holder.tx_id,
-            holder.member_id,
-            locker,
-            engine._now.wall,
-            RentalStatus.RETURNED,
-            ErrorCode.FORCED_RETURN,
-            f"forced return by {staff}: {reason}",
-        )
-    )
+    st, holder = closed
     engine._set(locker, holder=None)
     engine._audit(
         "admin_force_return",
@@ -111,24 +97,10 @@ def force_return(engine: Engine, locker: str, reason: str, staff: str) -> None:
 
 def mark_lost(engine: Engine, locker: str, reason: str, staff: str) -> None:
     """End the holding rental abnormal (KEY_LOST), free the member, take the locker out."""
-    refused = _locker_refusal(engine, locker) or _not_rented(engine, locker)
-    if refused is not None:
-        _refuse(engine, "mark_lost", refused, staff, reason, CONSOLE)
+    closed = _close_holding(engine, "mark_lost", locker, reason, staff)
+    if closed is None:
         return
-    st = engine.lockers[locker]
-    holder = st.holder
-    assert holder is not None
-    engine._write(
-        ops.CloseRental(
-            holder.tx_id,
-            holder.member_id,
-            locker,
-            engine._now.wall,
-            RentalStatus.ABNORMAL,
-            ErrorCode.KEY_LOST,
-            f"key lost, recorded by {staff}: {reason}",
-        )
-    )
+    st, holder = closed
     previous = st.service
     engine._set(locker, holder=None, service=Service.DISABLED, reason=LOST_REASON)
     engine._audit(
@@ -142,6 +114,42 @@ def mark_lost(engine: Engine, locker: str, reason: str, staff: str) -> None:
         previous=str(previous),
     )
     engine._reply(True, Msg.KEY_MARKED_LOST, locker=locker)
+
+
+# How each console action closes a holding rental: its status, error code and details note.
+_CLOSINGS = {
+    "force_return": (RentalStatus.RETURNED, ErrorCode.FORCED_RETURN, "forced return"),
+    "mark_lost": (RentalStatus.ABNORMAL, ErrorCode.KEY_LOST, "key lost, recorded"),
+}
+
+
+def _close_holding(
+    engine: Engine, action: str, locker: str, reason: str, staff: str
+) -> tuple[LockerState, Holder] | None:
+    """Close the locker's holding rental as ``action`` says; None (refusal audited) if refused.
+
+    Answers the locker's state and the holder it had: the caller frees it, audits and replies.
+    """
+    refused = _locker_refusal(engine, locker) or _not_rented(engine, locker)
+    if refused is not None:
+        _refuse(engine, action, refused, staff, reason, CONSOLE)
+        return None
+    st = engine.lockers[locker]
+    holder = st.holder
+    assert holder is not None  # _not_rented said so
+    status, code, note = _CLOSINGS[action]
+    engine._write(
+        ops.CloseRental(
+            holder.tx_id,
+            holder.member_id,
+            locker,
+            engine._now.wall,
+            status,
+            code,
+            f"{note} by {staff}: {reason}",
+        )
+    )
+    return st, holder
 
 
 def set_service(engine: Engine, locker: str, in_service: bool, reason: str, staff: str) -> None:

@@ -66,18 +66,17 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    """The scrypt key of ``password`` (UTF-8) with these parameters, within MAXMEM."""
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=MAXMEM, dklen=dklen
+    )
+
+
 def hash_password(password: str, salt: bytes | None = None) -> str:
     """A new ``scrypt$n$r$p$salt$hash`` string for ``password`` (random salt unless given)."""
     salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
-    key = hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=SCRYPT_N,
-        r=SCRYPT_R,
-        p=SCRYPT_P,
-        maxmem=MAXMEM,
-        dklen=KEY_BYTES,
-    )
+    key = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, KEY_BYTES)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
 
 
@@ -95,15 +94,7 @@ def verify_password(password: str, stored: str) -> bool:
     if not (n > 1 and r > 0 and 0 < p <= MAX_P and 0 < len(expected) <= 64 and salt):
         return False
     try:
-        key = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=salt,
-            n=n,
-            r=r,
-            p=p,
-            maxmem=MAXMEM,
-            dklen=len(expected),
-        )
+        key = _scrypt(password, salt, n, r, p, len(expected))
     except (ValueError, TypeError, OverflowError, MemoryError):  # bad n, memory > MAXMEM
         return False
     return hmac.compare_digest(key, expected)

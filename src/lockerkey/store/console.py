@@ -164,36 +164,39 @@ def _rental(row: Any) -> RentalLine:
     )
 
 
+def _rentals(ledger: Ledger, rest: str, params: tuple[object, ...] = ()) -> list[RentalLine]:
+    """The rental lines of ``_RENTAL_COLUMNS`` followed by ``rest`` (joins, WHERE, ORDER BY)."""
+    rows = ledger.conn.execute(f"{_RENTAL_COLUMNS} {rest}", params).fetchall()
+    return [_rental(row) for row in rows]
+
+
 @guarded
 def active_rentals(ledger: Ledger, sort: str = "locker") -> list[RentalLine]:
     """The rentals holding a key now, sorted by one of RENTAL_ORDER (else by locker)."""
     order = RENTAL_ORDER.get(sort, RENTAL_ORDER["locker"])
-    rows = ledger.conn.execute(
-        f"{_RENTAL_COLUMNS} LEFT JOIN locker_status l ON l.locker_number = r.locker_number"
-        f" WHERE {held_sql('r.')} ORDER BY {order}"
-    ).fetchall()
-    return [_rental(row) for row in rows]
+    return _rentals(
+        ledger,
+        "LEFT JOIN locker_status l ON l.locker_number = r.locker_number"
+        f" WHERE {held_sql('r.')} ORDER BY {order}",
+    )
 
 
 @guarded
 def locker_rentals(ledger: Ledger, locker: str, limit: int = 20) -> list[RentalLine]:
     """A locker's latest rentals, newest first (cancelled intents left out)."""
-    rows = ledger.conn.execute(
-        f"{_RENTAL_COLUMNS} WHERE r.locker_number = ? AND r.status != 'cancelled'"
-        " ORDER BY r.rental_id DESC LIMIT ?",
+    return _rentals(
+        ledger,
+        "WHERE r.locker_number = ? AND r.status != 'cancelled' ORDER BY r.rental_id DESC LIMIT ?",
         (locker, limit),
-    ).fetchall()
-    return [_rental(row) for row in rows]
+    )
 
 
 @guarded
 def member_rentals(ledger: Ledger, member_id: str, limit: int = 100) -> list[RentalLine]:
     """A member's rentals, newest first, cancelled ones included (they explain refusals)."""
-    rows = ledger.conn.execute(
-        f"{_RENTAL_COLUMNS} WHERE r.member_id = ? ORDER BY r.rental_id DESC LIMIT ?",
-        (member_id, limit),
-    ).fetchall()
-    return [_rental(row) for row in rows]
+    return _rentals(
+        ledger, "WHERE r.member_id = ? ORDER BY r.rental_id DESC LIMIT ?", (member_id, limit)
+    )
 
 
 @dataclass(frozen=True)

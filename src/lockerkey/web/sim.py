@@ -11,7 +11,7 @@ for the kiosk's own machine (loopback) like every path outside /admin.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -248,37 +248,39 @@ def routes(panel: SimPanel) -> list[BaseRoute]:
     async def state(request: Request) -> Response:
         return JSONResponse(panel.state(), headers=NO_STORE)
 
-    async def take(request: Request) -> Response:
-        try:
-            data = await _json(request)
-            panel.take(
-                _field(data, "cabinet", int, 0),
-                _field(data, "slot", int),
-                _field(data, "force", bool, False),
-            )
-        except PanelError as err:
-            return refused(err)
-        return ok()
+    def posted(
+        act: Callable[[dict[str, Any]], None],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A POST endpoint acting on its JSON body: the new state, or why it was refused."""
 
-    async def insert(request: Request) -> Response:
-        try:
-            data = await _json(request)
-            panel.insert(_field(data, "cabinet", int, 0), _field(data, "slot", int))
-        except PanelError as err:
-            return refused(err)
-        return ok()
+        async def endpoint(request: Request) -> Response:
+            try:
+                act(await _json(request))
+            except PanelError as err:
+                return refused(err)
+            return ok()
 
-    async def door(request: Request) -> Response:
-        try:
-            data = await _json(request)
-            panel.door(
-                _field(data, "cabinet", int, 0),
-                _field(data, "open", bool),
-                _field(data, "force", bool, False),
-            )
-        except PanelError as err:
-            return refused(err)
-        return ok()
+        return endpoint
+
+    def take(data: dict[str, Any]) -> None:
+        panel.take(
+            _field(data, "cabinet", int, 0),
+            _field(data, "slot", int),
+            _field(data, "force", bool, False),
+        )
+
+    def insert(data: dict[str, Any]) -> None:
+        panel.insert(_field(data, "cabinet", int, 0), _field(data, "slot", int))
+
+    def door(data: dict[str, Any]) -> None:
+        panel.door(
+            _field(data, "cabinet", int, 0),
+            _field(data, "open", bool),
+            _field(data, "force", bool, False),
+        )
+
+    def auto(data: dict[str, Any]) -> None:
+        panel.set_auto(_field(data, "on", bool))
 
     async def scan(request: Request) -> Response:
         try:
@@ -296,19 +298,12 @@ def routes(panel: SimPanel) -> list[BaseRoute]:
         panel.scan(code)
         return JSONResponse({"ok": True, "queued": code}, status_code=202, headers=NO_STORE)
 
-    async def auto(request: Request) -> Response:
-        try:
-            panel.set_auto(_field(await _json(request), "on", bool))
-        except PanelError as err:
-            return refused(err)
-        return ok()
-
     return [
         Route("/sim", page),
         Route("/sim/api/state", state),
-        Route("/sim/api/take", take, methods=["POST"]),
-        Route("/sim/api/insert", insert, methods=["POST"]),
-        Route("/sim/api/door", door, methods=["POST"]),
+        Route("/sim/api/take", posted(take), methods=["POST"]),
+        Route("/sim/api/insert", posted(insert), methods=["POST"]),
+        Route("/sim/api/door", posted(door), methods=["POST"]),
         Route("/sim/api/scan", scan, methods=["POST"]),
-        Route("/sim/api/auto", auto, methods=["POST"]),
+        Route("/sim/api/auto", posted(auto), methods=["POST"]),
     ]

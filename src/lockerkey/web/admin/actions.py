@@ -53,9 +53,7 @@ def action_routes(con: Console) -> list[Route]:
     async def act(request: Request, session: Session) -> Response:
         action = request.path_params["action"]
         if action not in ACTIONS:
-            return con.render(
-                request, "admin/missing.html", session, status=404, title_key="missing"
-            )
+            return con.missing(request, session)
         form = await read_form(request)
         locker = field(form, "locker", 64)
         reason = field(form, "reason", MAX_REASON)

@@ -184,6 +184,10 @@ class Console:
         """The 403 page of a form without a valid CSRF token: nothing was done."""
         return self.render(request, "admin/forbidden.html", session, status=403, title_key="403")
 
+    def missing(self, request: Request, session: Session | None) -> Response:
+        """The 404 page of an unknown locker, member or action."""
+        return self.render(request, "admin/missing.html", session, status=404, title_key="missing")
+
     def set_cookie(self, request: Request, response: Response, name: str, value: str) -> None:
         """A console cookie: HttpOnly, SameSite=Strict, Path=/admin, Secure over https."""
         response.set_cookie(
@@ -238,6 +242,8 @@ class Console:
                 "label_code": t.code,
                 "label_kind": t.kind,
                 "describe": lambda event: t.details(event.details),
+                # The kiosk refuses an "active" member past the expiry date: show it so too.
+                "today": self.now().astimezone(self.ctx.settings.timezone).date().isoformat(),
                 **context,
             },
             status_code=status,

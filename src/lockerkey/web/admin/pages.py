@@ -71,9 +71,7 @@ def page_routes(con: Console) -> list[Route]:
         number = request.query_params.get("n", "")
         card = await kiosk.db(console.locker_card, kiosk.ledger, number)
         if card is None:
-            return con.render(
-                request, "admin/missing.html", session, status=404, title_key="missing"
-            )
+            return con.missing(request, session)
         rentals = await kiosk.db(console.locker_rentals, kiosk.ledger, number)
         events = await kiosk.db(console.locker_events, kiosk.ledger, number)
         actions = ["open_slot"]
@@ -143,9 +141,7 @@ def page_routes(con: Console) -> list[Route]:
         member_id = request.query_params.get("id", "")
         found = await kiosk.db(console.member, kiosk.ledger, member_id)
         if found is None:
-            return con.render(
-                request, "admin/missing.html", session, status=404, title_key="missing"
-            )
+            return con.missing(request, session)
         history = await kiosk.db(console.member_rentals, kiosk.ledger, member_id)
         return con.render(
             request,
