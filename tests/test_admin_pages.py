@@ -412,7 +412,7 @@ def test_every_text_the_templates_use_exists_in_both_languages() -> None:
         + [f"code.{c}" for c in ErrorCode]
         + [f"kind.{k}" for k in queries.ALERT_KINDS]
         + [f"rental.{s}" for s in ("pending", "active", "returned", "abnormal", "cancelled")]
-        + [f"member.{s}" for s in ("active", "suspended", "expired")]
+        + [f"member.{s}" for s in ("active", "suspended", "expired", "removed")]
         + [f"service.{s}" for s in ("in_service", "set_aside", "disabled")]
         + [f"key.{k}" for k in ("in", "out", "unknown")]
     )

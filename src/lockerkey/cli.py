@@ -1,5 +1,5 @@
 """The ``lockerkey`` command: run, demo, init, members import, status, check, backup, restore,
-simulate."""
+sync, admin, simulate, firmware."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from lockerkey import __version__, admin_cli
 from lockerkey.config import ConfigError, Settings, example_config, load_settings
-from lockerkey.store import reports
-from lockerkey.store.ledger import LedgerError, parse_ts
+from lockerkey.store import reports, sync_store
+from lockerkey.store.ledger import LedgerError, parse_ts, ts
 
 DEFAULT_CONFIG = Path("lockerkey.toml")
 
@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     admin = sub.add_parser("admin", parents=[common], help="staff accounts of the admin console")
     admin_cli.configure(admin, common)
     sub.add_parser("backup", parents=[common], help="take a checked copy of the ledger now")
+    sub.add_parser("sync", parents=[common], help="sync the member list and rentals now")
     restore = sub.add_parser(
         "restore", parents=[common], help="put a backup back in place (the daemon must be stopped)"
     )
@@ -159,11 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(settings, args.json)
         if args.command == "admin":
             return admin_cli.run(settings, args)
-        if args.command in ("backup", "restore"):
+        if args.command in ("backup", "restore", "sync"):
             from lockerkey import maintenance  # noqa: PLC0415
 
             if args.command == "backup":
                 return maintenance.backup_command(settings)
+            if args.command == "sync":
+                return maintenance.sync_command(settings)
             return maintenance.restore_command(settings, args.file)
         return _check(settings)
     except LedgerError as err:
@@ -226,12 +229,21 @@ def _status(settings: Settings, as_json: bool) -> int:
     ledger = open_ledger(settings)
     try:
         table = reports.locker_table(ledger)
+        runs = sync_store.recent_runs(ledger, limit=1)
+        last_ok = sync_store.last_success(ledger)
     finally:
         ledger.close()
+    last = runs[0] if runs else None
     if as_json:
         print(
             json.dumps(
-                {"device_id": settings.device_id, "lockers": table}, ensure_ascii=False, indent=2
+                {
+                    "device_id": settings.device_id,
+                    "lockers": table,
+                    "sync": _sync_json(last, last_ok),
+                },
+                ensure_ascii=False,
+                indent=2,
             )
         )
         return EXIT_OK
@@ -243,7 +255,56 @@ def _status(settings: Settings, as_json: bool) -> int:
             f"{row['locker']:>8}  {row['zone'] or '-':<8} {row['key']:<8} {service:<10} "
             f"{member:<14} {_local(row['rented_since'], settings)}"
         )
+    if last is not None:  # a site that never synced sees no sync line
+        print(_sync_line(last, last_ok, settings))
     return EXIT_OK
+
+
+def _sync_json(last: sync_store.SyncRun | None, last_ok: datetime | None) -> object:
+    """The ``sync`` object of ``status --json``: the latest sync run, or null if none ran."""
+    if last is None:
+        return None
+    return {
+        "run_id": last.run_id,
+        "status": last.status,
+        "trigger": last.trigger,
+        "backend": last.backend,
+        "started_at": ts(last.started_at),
+        "ended_at": ts(last.ended_at),
+        "counts": last.counts,
+        "api_calls": last.api_calls,
+        "error": last.error,
+        "last_success": ts(last_ok),
+    }
+
+
+def _sync_line(last: sync_store.SyncRun, last_ok: datetime | None, settings: Settings) -> str:
+    """One line for staff: when the latest sync ran, how it ended, what it changed."""
+    started = _local(ts(last.started_at), settings)
+    if last.status == "running":
+        return f"sync: running since {started} ({last.trigger}, {last.backend})"
+    counts = last.counts
+    parts = [
+        f"{counts[name]} {label}"
+        for name, label in (
+            ("members_read", "read"),
+            ("members_added", "added"),
+            ("members_updated", "updated"),
+            ("members_removed", "removed"),
+            ("bad_rows", "bad rows"),
+            ("rentals_appended", "rentals appended"),
+            ("rentals_updated", "rentals updated"),
+        )
+        if counts[name] is not None
+    ]
+    line = f"sync: {started} {last.status}"
+    if parts:
+        line += f" ({', '.join(parts)})"
+    if last.error:
+        line += f": {last.error}"
+    if last.status != "ok":
+        line += f"; last ok {_local(ts(last_ok), settings) if last_ok else 'never'}"
+    return line
 
 
 def _local(stamp: str | None, settings: Settings) -> str:

@@ -16,6 +16,7 @@ class Msg(StrEnum):
     INVALID_CODE = "invalid_code"
     UNKNOWN_CARD = "unknown_card"
     SUSPENDED = "suspended"
+    MEMBER_REMOVED = "member_removed"
     EXPIRED = "expired"
     ALREADY_RENTING = "already_renting"
     CHECKING_PREVIOUS = "checking_previous"
@@ -69,6 +70,10 @@ CATALOGUE: Mapping[Msg, tuple[str, str]] = {
     Msg.SUSPENDED: (
         "이용이 정지된 회원입니다. 데스크에 문의해 주세요",
         "Your membership is suspended. Please ask at the front desk",
+    ),
+    Msg.MEMBER_REMOVED: (
+        "회원 명단에 없는 회원입니다. 데스크에 문의해 주세요",
+        "You are not on the member list. Please ask at the front desk",
     ),
     Msg.EXPIRED: ("회원권이 {date}에 만료되었습니다", "Your membership expired on {date}"),
     Msg.ALREADY_RENTING: (

@@ -14,6 +14,9 @@ class MemberStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     EXPIRED = "expired"
+    # Gone from the member sheet: deactivated by the sync, never deleted (a member list never
+    # says it; see docs/data-model.md).
+    REMOVED = "removed"
 
 
 class RentalStatus(StrEnum):

@@ -74,6 +74,8 @@ def refusal(
         return Msg.UNKNOWN_CARD, {}
     if member.status is MemberStatus.SUSPENDED:
         return Msg.SUSPENDED, {}
+    if member.status is MemberStatus.REMOVED:
+        return Msg.MEMBER_REMOVED, {}
     today = local_date(now, tz)
     if member.expiry_date is not None and member.expiry_date < today:
         return Msg.EXPIRED, {"date": member.expiry_date.isoformat()}

@@ -17,11 +17,19 @@ from lockerkey.core.layout import Layout
 from lockerkey.core.model import Member, MemberStatus, Service
 from lockerkey.core.roster import MemberRow
 from lockerkey.core.state import Holder, LockerState, Pending
-from lockerkey.store.schema import MIGRATIONS, SCHEMA_VERSION
+from lockerkey.store.schema import FOREIGN_KEYS_OFF, MIGRATIONS, SCHEMA_VERSION
 from lockerkey.store.timestamps import parse_ts, ts, unflag
 from lockerkey.store.writes import apply_op
 
-__all__ = ["ImportResult", "Ledger", "LedgerError", "held_sql", "parse_ts", "ts"]
+__all__ = [
+    "ImportResult",
+    "Ledger",
+    "LedgerError",
+    "held_sql",
+    "parse_ts",
+    "ts",
+    "write_members",
+]
 
 
 def held_sql(prefix: str = "") -> str:
@@ -104,6 +112,9 @@ class Ledger:
         except sqlite3.Error as err:
             conn.close()
             raise LedgerError(f"{path}: unusable ledger: {err}") from err
+        except LedgerError:  # a newer schema, a failed migration
+            conn.close()
+            raise
         return ledger
 
     @guarded
@@ -140,10 +151,34 @@ class Ledger:
                 f"({SCHEMA_VERSION}); upgrade lockerkey"
             )
         for index in range(version, SCHEMA_VERSION):
-            with self.transaction() as conn:
-                for statement in _split_sql(MIGRATIONS[index]):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {index + 1}")
+            script = MIGRATIONS[index]
+            if FOREIGN_KEYS_OFF not in script:
+                self._run_migration(index, script)
+                continue
+            # A table rebuild (create new, copy, drop, rename): with foreign keys on, dropping
+            # a referenced table fails. The PRAGMA is a no-op inside a transaction, so it is
+            # switched around it, and the references are checked before the commit.
+            enforced = self.conn.execute("PRAGMA foreign_keys").fetchone()[0]
+            self.conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                self._run_migration(index, script, check_foreign_keys=True)
+            finally:
+                self.conn.execute(f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}")
+
+    def _run_migration(self, index: int, script: str, check_foreign_keys: bool = False) -> None:
+        with self.transaction() as conn:
+            for statement in _split_sql(script):
+                conn.execute(statement)
+            if check_foreign_keys:
+                broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    first = broken[0]
+                    raise LedgerError(
+                        f"{self.path}: migration {index + 1} would leave {len(broken)} broken"
+                        f" reference(s) (first: {first[0]} row {first[1]} refers to a missing"
+                        f" {first[2]}); the ledger stays at version {index}"
+                    )
+            conn.execute(f"PRAGMA user_version = {index + 1}")
 
     # ---- the engine's writes -------------------------------------------------------------
 
@@ -188,40 +223,8 @@ class Ledger:
     @guarded
     def upsert_members(self, rows: Sequence[MemberRow], at: datetime) -> ImportResult:
         """Insert or update members in one transaction; rental state and history are untouched."""
-        stamp = ts(at)
-        params = [
-            (
-                r.barcode,
-                r.name,
-                str(r.status),
-                _day(r.expiry_date),
-                r.gender,
-                r.category,
-                r.zone,
-                json.dumps(dict(r.extra), ensure_ascii=False, sort_keys=True),
-                stamp,
-                stamp,
-                stamp,
-            )
-            for r in rows
-        ]
         with self.transaction() as c:
-            before = c.execute("SELECT COUNT(*) FROM members").fetchone()[0]
-            # The update names only master-data columns: currently_renting, counts and history
-            # belong to the kiosk, never to the member list (no INSERT OR REPLACE).
-            c.executemany(
-                "INSERT INTO members (member_id, member_name, status, expiry_date, gender,"
-                " category, zone, attributes, sync_date, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(member_id) DO UPDATE SET member_name = excluded.member_name,"
-                " status = excluded.status, expiry_date = excluded.expiry_date,"
-                " gender = excluded.gender, category = excluded.category, zone = excluded.zone,"
-                " attributes = excluded.attributes, sync_date = excluded.sync_date,"
-                " updated_at = excluded.updated_at",
-                params,
-            )
-            inserted = c.execute("SELECT COUNT(*) FROM members").fetchone()[0] - before
-        return ImportResult(inserted, len(rows) - inserted)
+            return write_members(c, rows, at)
 
     # ---- what the engine starts from ------------------------------------------------------
 
@@ -297,6 +300,48 @@ class Ledger:
                 )
             )
         return pending
+
+
+# The update names only master-data columns: currently_renting, counts and history belong to
+# the kiosk, never to the member list (no INSERT OR REPLACE). A member marked 'removed' who is
+# back in the list gets the list's status again.
+_UPSERT_MEMBER = (
+    "INSERT INTO members (member_id, member_name, status, expiry_date, gender,"
+    " category, zone, attributes, sync_date, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT(member_id) DO UPDATE SET member_name = excluded.member_name,"
+    " status = excluded.status, expiry_date = excluded.expiry_date,"
+    " gender = excluded.gender, category = excluded.category, zone = excluded.zone,"
+    " attributes = excluded.attributes, sync_date = excluded.sync_date,"
+    " updated_at = excluded.updated_at"
+)
+
+
+def write_members(
+    conn: sqlite3.Connection, rows: Sequence[MemberRow], at: datetime
+) -> ImportResult:
+    """Upsert member-master rows inside the caller's transaction (the import and the sync)."""
+    stamp = ts(at)
+    params = [
+        (
+            r.barcode,
+            r.name,
+            str(r.status),
+            _day(r.expiry_date),
+            r.gender,
+            r.category,
+            r.zone,
+            json.dumps(dict(r.extra), ensure_ascii=False, sort_keys=True),
+            stamp,
+            stamp,
+            stamp,
+        )
+        for r in rows
+    ]
+    before = conn.execute("SELECT COUNT(*) FROM members").fetchone()[0]
+    conn.executemany(_UPSERT_MEMBER, params)
+    inserted = conn.execute("SELECT COUNT(*) FROM members").fetchone()[0] - before
+    return ImportResult(inserted, len(rows) - inserted)
 
 
 def _required_ts(text: str) -> datetime:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from lockerkey.store import sync_store
 from lockerkey.store.ledger import Ledger, guarded, held_sql
 
 
@@ -143,15 +144,6 @@ def unsynced_rentals(ledger: Ledger, limit: int = 1000) -> list[RentalRecord]:
     return [RentalRecord(row["rental_id"], row["revision"], dict(row)) for row in rows]
 
 
-@guarded
 def mark_synced(ledger: Ledger, records: Iterable[RentalRecord]) -> int:
     """Mark exported rows synced, but only where nobody changed them since they were read."""
-    pairs: Sequence[tuple[int, int]] = [(r.rental_id, r.revision) for r in records]
-    with ledger.transaction() as c:
-        changed = 0
-        for rental_id, revision in pairs:
-            changed += c.execute(
-                "UPDATE rentals SET sync_status = 1 WHERE rental_id = ? AND revision = ?",
-                (rental_id, revision),
-            ).rowcount
-    return changed
+    return sync_store.mark_revisions(ledger, ((r.rental_id, r.revision) for r in records))

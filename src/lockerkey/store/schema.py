@@ -8,6 +8,11 @@ column is documented in docs/data-model.md. Times are UTC ISO-8601 text with an 
 
 from __future__ import annotations
 
+# A migration whose text holds this marker rebuilds a table that others reference: Ledger.migrate
+# turns foreign keys off around its transaction (SQLite ignores the PRAGMA inside one) and runs
+# PRAGMA foreign_key_check before committing it.
+FOREIGN_KEYS_OFF = "-- lockerkey: foreign keys off"
+
 # Each entry moves the schema from version i to i+1. Never edit a released entry: add one.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -124,6 +129,58 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS idx_rental_created ON rentals(created_at);
     CREATE INDEX IF NOT EXISTS idx_rental_updated ON rentals(updated_at);
     CREATE INDEX IF NOT EXISTS idx_events_kind_time ON events(kind, time);
+    """,
+    # 3: members.status also allows 'removed' (gone from the member sheet: deactivated, never
+    # deleted); the log of member-sheet syncs. A CHECK cannot be altered: members is rebuilt
+    # (rentals references it, hence the marker).
+    FOREIGN_KEYS_OFF
+    + """
+    CREATE TABLE members_new (
+        member_id          TEXT PRIMARY KEY,
+        member_name        TEXT NOT NULL,
+        status             TEXT NOT NULL DEFAULT 'active'
+                           CHECK (status IN ('active', 'suspended', 'expired', 'removed')),
+        expiry_date        TEXT,
+        currently_renting  TEXT,
+        daily_rental_count INTEGER NOT NULL DEFAULT 0,
+        last_rental_time   TEXT,
+        sync_date          TEXT,
+        gender             TEXT,
+        category           TEXT,
+        zone               TEXT,
+        attributes         TEXT NOT NULL DEFAULT '{}',
+        created_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL
+    );
+    INSERT INTO members_new (member_id, member_name, status, expiry_date, currently_renting,
+        daily_rental_count, last_rental_time, sync_date, gender, category, zone, attributes,
+        created_at, updated_at)
+    SELECT member_id, member_name, status, expiry_date, currently_renting,
+        daily_rental_count, last_rental_time, sync_date, gender, category, zone, attributes,
+        created_at, updated_at FROM members;
+    DROP TABLE members;
+    ALTER TABLE members_new RENAME TO members;
+
+    CREATE TABLE sync_runs (
+        run_id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at        TEXT NOT NULL,
+        ended_at          TEXT,
+        "trigger"         TEXT NOT NULL
+                          CHECK ("trigger" IN ('schedule', 'startup', 'manual', 'cli')),
+        backend           TEXT NOT NULL,
+        status            TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
+        members_read      INTEGER,
+        members_added     INTEGER,
+        members_updated   INTEGER,
+        members_removed   INTEGER,
+        bad_rows          INTEGER,
+        rentals_appended  INTEGER,
+        rentals_updated   INTEGER,
+        api_calls         INTEGER,
+        error             TEXT,
+        details           TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX idx_sync_runs_started ON sync_runs(started_at);
     """,
 )
 

@@ -146,6 +146,7 @@ TEXTS: Mapping[str, tuple[str, str]] = {
     "member.active": ("정상", "Active"),
     "member.suspended": ("정지", "Suspended"),
     "member.expired": ("만료", "Expired"),
+    "member.removed": ("명단에서 빠짐", "Not on the member list"),
     "member.no_expiry": ("없음", "None"),
     "member.today": ("오늘 대여 횟수", "Rentals today"),
     "member.last": ("마지막 {when}", "last {when}"),
