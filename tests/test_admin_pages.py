@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +331,34 @@ def test_a_member_past_the_expiry_date_shows_as_expired(tmp_path: Path) -> None:
         assert "Active" in status_of("NEW1")
         member = rig.client.get("/admin/member?id=OLD1&lang=en").text
         assert "Expired" in member
+
+
+def test_the_sync_runs_and_the_rows_skipped_are_shown(tmp_path: Path) -> None:
+    from lockerkey.store import sync_store  # noqa: PLC0415
+
+    with console(tmp_path) as rig:
+        logged_in(rig)
+        page = rig.client.get("/admin/backup?lang=en").text
+        assert 'id="no-sync-runs"' in page
+        now = datetime.now(UTC)
+        run = rig.db(sync_store.start_run, "schedule", "gsheets", now)
+        counts = {"members_read": 5, "members_added": 4, "bad_rows": 1, "rentals_appended": 2}
+        bad = [{"row": 3, "barcode": "0003", "reason": "unknown status '휴면'"}]
+        rig.db(
+            functools.partial(
+                sync_store.finish_run,
+                status="ok",
+                counts=counts,
+                api_calls=7,
+                details={"bad_rows": bad},
+            ),
+            run,
+            now,
+        )
+        page = rig.client.get("/admin/backup?lang=en").text
+        assert f'class="sync-run" data-status="ok" data-run="{run}"' in page
+        assert "5 rows read, 4 added, 0 deactivated, 1 rows skipped" in page
+        assert 'class="bad-row" data-row="3"' in page and "unknown status" in page
 
 
 async def _failing_sync() -> None:

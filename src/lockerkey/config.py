@@ -19,6 +19,7 @@ from lockerkey.config_daemon import (
     read_log,
     read_scanners,
 )
+from lockerkey.config_sync import SyncSettings, read_sync
 from lockerkey.config_web import WebSettings, read_web
 from lockerkey.core.model import CabinetKind
 
@@ -99,13 +100,6 @@ class RulesSettings:
     """Rental rules of the site."""
 
     daily_limit: int = 0
-
-
-@dataclass(frozen=True)
-class SyncSettings:
-    """Where the member master and the rental log are synchronised."""
-
-    backend: str = "none"
 
 
 @dataclass(frozen=True)
@@ -355,10 +349,7 @@ def settings_from_mapping(data: Mapping[str, object], source: Path | None = None
     )
     table = check.table(data, "rules", ("daily_limit",))
     rules = RulesSettings(daily_limit=check.integer(table, "rules", "daily_limit", 0, low=0))
-    table = check.table(data, "sync", ("backend",))
-    sync = SyncSettings(
-        backend=check.choice(table, "sync", "backend", "none", ("gsheets", "csv", "none"))
-    )
+    sync = read_sync(check, data, base)
     web = read_web(check, data)
 
     log = read_log(check, data)
@@ -434,5 +425,11 @@ def demo_settings(
             "zone": zones,
             "scanner": {"kind": "stdin"},
             "web": {"enabled": web, "host": host, "port": port},
+            # The demo's member master and rental log are CSV files in its data dir.
+            "sync": {
+                "backend": "csv",
+                "members_csv": str(data_dir / "members.csv"),
+                "rentals_csv": str(data_dir / "rentals.csv"),
+            },
         }
     )

@@ -84,6 +84,8 @@ class Daemon:
         # ``kiosk.emit``/``kiosk.note`` (events in), ``kiosk.listeners`` (each Step out) and
         # ``kiosk.db`` (the ledger, on its own thread).
         self.services: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        # "Run a sync now" for the console, set when a sync backend is configured.
+        self.sync_now: Callable[[], Awaitable[None]] | None = None
 
     async def serve(self) -> None:
         """Run until ``stop`` is set; then shut down cleanly (LedgerError if it is unusable)."""
@@ -214,6 +216,10 @@ def run_daemon(settings: Settings) -> int:
         daemon = Daemon(
             settings, ledger, build_cabinets(settings), readers, TerminalDisplay(settings.language)
         )
+        if settings.sync.backend != "none":
+            from lockerkey.sync.schedule import attach_sync  # noqa: PLC0415
+
+            attach_sync(daemon)
         if settings.web.enabled:
             from lockerkey.web.server import attach  # noqa: PLC0415
 

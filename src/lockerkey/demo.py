@@ -61,6 +61,11 @@ def sample_members() -> list[MemberRow]:
     return rows
 
 
+def sample_members_text() -> bytes:
+    """The sample members file as shipped, to seed the demo's members.csv."""
+    return (resources.files("lockerkey") / "data" / "sample_members.csv").read_bytes()
+
+
 def prepare(
     data_dir: Path | None,
     *,
@@ -77,6 +82,10 @@ def prepare(
         ledger.upsert_members(sample_members(), datetime.now(UTC))
     finally:
         ledger.close()
+    # The demo's member master (the csv sync backend reads it): edit it and /sync to try it.
+    members = settings.sync.members_csv
+    if not members.exists():
+        members.write_bytes(sample_members_text())
     return settings, where
 
 
@@ -202,6 +211,9 @@ class Demo:
         self.kiosk = self.daemon.kiosk
         self.typed = self.kiosk.intake("console")
         self.kiosk.listeners.append(lambda _step: self._note())
+        from lockerkey.sync.schedule import attach_sync  # noqa: PLC0415
+
+        self.sync = attach_sync(self.daemon)
         if self.web:
             self._attach_web()
         return self.kiosk
@@ -272,10 +284,32 @@ class Demo:
                     sim.member.misplace_next = True
         elif word == "/status":
             await self.print_status()
+        elif word == "/sync":
+            await self.sync_now()
         else:
             # Typed codes pass the reader's gate; the tour repeats cards on purpose.
             (self.typed if typed else self.kiosk.scan)(line)
         return True
+
+    async def sync_now(self) -> None:
+        """Run the demo's CSV sync now and say what it did."""
+        from lockerkey.sync.schedule import SyncBusy  # noqa: PLC0415
+
+        try:
+            done = await self.sync.run_now("manual")
+        except SyncBusy as err:
+            self.out(f"    {err}")
+            return
+        if not done.ok:
+            self.out(f"    sync failed: {done.error}")
+            return
+        c = done.counts
+        self.out(
+            f"    sync: {c.get('members_read', 0)} member rows read"
+            f" ({c.get('bad_rows', 0)} skipped, see sync_report.csv),"
+            f" {c.get('rentals_appended', 0)} rentals appended and"
+            f" {c.get('rentals_updated', 0)} updated in {self.settings.sync.rentals_csv}"
+        )
 
     async def print_status(self) -> None:
         """A short locker table."""

@@ -32,7 +32,7 @@ def help_text(shared: bool, base: str | None) -> str:
         "  M0005                   a staff card (the staff menu)\n"
         "  KEY-1 ... KEY-24        the tag on a locker's key (returns it)\n"
         f"{hand}"
-        "Commands: /select N   /cancel   /status   /help   /quit (or Ctrl-D)\n"
+        "Commands: /select N   /cancel   /status   /sync   /help   /quit (or Ctrl-D)\n"
         "  /misplace   the pretend member's next returned key goes into another empty slot\n"
         f"({where}.)"
     )

@@ -1,4 +1,4 @@
-"""The ``lockerkey backup`` and ``lockerkey restore`` commands."""
+"""The ``lockerkey backup``, ``lockerkey restore`` and ``lockerkey sync`` commands."""
 
 from __future__ import annotations
 
@@ -101,3 +101,38 @@ def _restore(settings: Settings, file: Path) -> int:
         _err(f"the backup is in place, but the ledger cannot be opened: {err}")
         return EXIT_FAIL
     return EXIT_OK
+
+
+def sync_command(settings: Settings) -> int:
+    """``lockerkey sync``: one run now; 0 when it completed (rows may have been skipped)."""
+    from lockerkey.sync.backend import SyncError  # noqa: PLC0415
+    from lockerkey.sync.schedule import SyncBusy, sync_once  # noqa: PLC0415
+
+    where = settings.source or "the settings"
+    if settings.sync.backend == "none":
+        print(
+            f'lockerkey: [sync] backend is "none" in {where}: set "gsheets" or "csv"',
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        outcome = sync_once(settings, "cli", lambda: datetime.now(UTC))
+    except (SyncBusy, SyncError) as err:
+        print(f"lockerkey: sync not run: {err}", file=sys.stderr)
+        return 1
+    if not outcome.ok:
+        print(f"lockerkey: sync run {outcome.run_id} failed: {outcome.error}", file=sys.stderr)
+        return 1
+    c = outcome.counts
+    print(
+        f"sync run {outcome.run_id} ({settings.sync.backend}): members {c.get('members_read', 0)}"
+        f" read, {c.get('members_added', 0)} added, {c.get('members_updated', 0)} updated,"
+        f" {c.get('members_removed', 0)} deactivated, {c.get('bad_rows', 0)} rows skipped;"
+        f" rentals {c.get('rentals_appended', 0)} appended, {c.get('rentals_updated', 0)}"
+        f" updated; {outcome.api_calls} API calls"
+    )
+    if c.get("bad_rows"):
+        print("skipped rows are listed in the sync_report sheet (and above)")
+    if outcome.guarded:
+        print(f"warning: {outcome.guarded}")
+    return 0

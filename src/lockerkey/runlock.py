@@ -38,8 +38,8 @@ class AlreadyRunning(Exception):
 class RunLock:
     """The exclusive run lock of one data directory, held until ``release()`` or exit."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / LOCK_NAME
+    def __init__(self, data_dir: Path, name: str = LOCK_NAME) -> None:
+        self.path = data_dir / name
         self._fd: int | None = None
 
     @property

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lockerkey.core.roster import MemberRow, RosterError, RowProblem, parse_rows
 
-__all__ = ["MembersFileError", "read_members_csv"]
+__all__ = ["MembersFileError", "members_from_table", "read_members_csv", "read_table"]
 
 # Tried in order: Excel's "CSV UTF-8" (with BOM) and Google Sheets (without) first, then
 # what Korean Excel writes by default. CP949 is a superset of EUC-KR, so it covers both.
@@ -53,27 +53,41 @@ def _records(path: Path, text: str) -> list[list[str]]:
         records.append(record)
 
 
-def read_members_csv(path: Path) -> tuple[list[MemberRow], list[RowProblem]]:
-    """Read a members CSV file into valid rows and per-row problems."""
+def read_table(path: Path) -> list[list[str]]:
+    """A CSV file's records, decoded (UTF-8 with or without BOM, or CP949)."""
     try:
         data = path.read_bytes()
     except OSError as err:
         raise MembersFileError(f"{path}: cannot read file: {err.strerror or err}") from err
+    return _records(path, _decode(path, data))
 
-    text = _decode(path, data)
-    records = _records(path, text)
 
-    # A spreadsheet shows each record as one row, even one whose quoted cell spans several
-    # lines, so row numbers count records, not file lines. Blank rows above the header are
-    # tolerated but still counted so that numbers match what the operator sees.
+def members_from_table(
+    records: list[list[str]], where: str
+) -> tuple[list[MemberRow], list[RowProblem]]:
+    """Valid rows and per-row problems of a members table (a CSV file or a worksheet).
+
+    A spreadsheet shows each record as one row, even one whose quoted cell spans several
+    lines, so row numbers count records, not file lines. Blank rows above the header are
+    tolerated but still counted so that numbers match what the operator sees. A table with
+    nothing in it gives no rows: the caller decides what an empty member list means.
+    """
     header_at = next(
         (i for i, record in enumerate(records) if any(cell.strip() for cell in record)), None
     )
     if header_at is None:
-        cause = "empty file" if not text.strip("\ufeff \t\r\n") else "no header row"
-        raise MembersFileError(f"{path}: {cause}")
-
+        return [], []
     try:
         return parse_rows(records[header_at], records[header_at + 1 :], first_row=header_at + 2)
     except RosterError as err:
-        raise MembersFileError(f"{path}: {err}") from err
+        raise MembersFileError(f"{where}: {err}") from err
+
+
+def read_members_csv(path: Path) -> tuple[list[MemberRow], list[RowProblem]]:
+    """Read a members CSV file into valid rows and per-row problems."""
+    records = read_table(path)
+    if not any(any(cell.strip() for cell in record) for record in records):
+        text = path.read_bytes().decode("utf-8", "replace")
+        cause = "empty file" if not text.strip("\ufeff \t\r\n") else "no header row"
+        raise MembersFileError(f"{path}: {cause}")
+    return members_from_table(records, str(path))

@@ -115,6 +115,7 @@ def attach(
         kiosk,
         screen,
         backup_now=daemon.backup_now,
+        sync_now=daemon.sync_now,
         extra_routes=list(extra_routes or []),
         demo=demo,
     )

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lockerkey.store import console, stats
+from lockerkey.store import console, stats, sync_store
 from lockerkey.store.backup import BackupError, list_backups
 from lockerkey.web import charts
 from lockerkey.web.admin.auth import Session
@@ -182,6 +182,7 @@ def page_routes(con: Console) -> list[Route]:
             )
         except BackupError as err:
             files, error = [], str(err)
+        runs = await kiosk.db(sync_store.recent_runs, kiosk.ledger, 10)
         return con.render(
             request,
             "admin/backup.html",
@@ -194,6 +195,7 @@ def page_routes(con: Console) -> list[Route]:
             can_backup=ctx.backup_now is not None,
             sync_backend=ctx.settings.sync.backend,
             can_sync=ctx.sync_now is not None,
+            runs=runs,
         )
 
     return [
