@@ -744,3 +744,51 @@ def test_log_and_backup_problems_are_named(
     with pytest.raises(ConfigError) as caught:
         settings_from_mapping({"cabinet": [{"port": "c", "lockers": "1-4"}], **section})
     assert any(f": {key}: " in p and words in p for p in caught.value.problems), caught.value
+
+
+# --- [sync] (contract keys) ---------------------------------------------------------------
+
+
+def test_sync_keys_and_their_defaults(tmp_path: Path) -> None:
+    sync = load_settings(write(tmp_path, MINIMAL)).sync
+    assert sync.backend == "none" and sync.times == ("06:00", "18:00")
+    assert sync.credentials == tmp_path / "credentials.json"
+    assert (sync.members_spreadsheet, sync.rentals_spreadsheet) == (
+        "락카키_회원관리",
+        "락카키_대여기록",
+    )
+    assert sync.members_csv == tmp_path / "members.csv"
+    text = MINIMAL + (
+        '[sync]\nbackend = "gsheets"\ncredentials = "keys/sa.json"\n'
+        'members_spreadsheet = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcd"\n'
+        'members_worksheet = "회원"\nrentals_spreadsheet = "대여기록"\nrentals_worksheet = ""\n'
+        'times = ["18:00", "06:30"]\napi_endpoint = "http://127.0.0.1:8900/"\n'
+        'members_csv = "in.csv"\nrentals_csv = "out/rentals.csv"\n'
+    )
+    sync = load_settings(write(tmp_path, text)).sync
+    assert sync.backend == "gsheets" and sync.credentials == tmp_path / "keys" / "sa.json"
+    assert sync.members_worksheet == "회원" and sync.rentals_spreadsheet == "대여기록"
+    assert sync.clock_times() == [(6, 30), (18, 0)]
+    assert sync.api_endpoint == "http://127.0.0.1:8900"
+    assert sync.rentals_csv == tmp_path / "out" / "rentals.csv"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "words"),
+    [
+        ('[sync]\ntimes = ["6:00"]\n', "sync.times", '"HH:MM"'),
+        ('[sync]\ntimes = "06:00"\n', "sync.times", "a list of local times"),
+        ('[sync]\ntimes = ["06:00", "06:00"]\n', "sync.times", "same time twice"),
+        ('[sync]\napi_endpoint = "127.0.0.1:8900"\n', "sync.api_endpoint", "scheme and host"),
+        ('[sync]\napi_endpoint = "http://h/v4"\n', "sync.api_endpoint", "scheme and host"),
+        (
+            '[sync]\nbackend = "gsheets"\nmembers_spreadsheet = ""\n',
+            "sync.members_spreadsheet",
+            "empty",
+        ),
+        ('[sync]\nbackend = "sheets"\n', "sync.backend", "must be one of"),
+        ('[sync]\nspreadsheet = "x"\n', "sync.spreadsheet", "unknown key"),
+    ],
+)
+def test_bad_sync_settings(tmp_path: Path, section: str, key: str, words: str) -> None:
+    assert words in one_problem(tmp_path, MINIMAL + section, key)
