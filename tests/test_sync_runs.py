@@ -232,3 +232,18 @@ def test_a_week_offline_then_one_sync(kiosk: Kiosk, sheets: Any) -> None:
     assert done.ok and done.counts["rentals_appended"] == 7
     assert len(by_tx(sheets.rental_rows())) == 7
     assert sync_store.last_success(kiosk.ledger) is not None
+
+
+def test_a_broken_member_sheet_fails_the_run_but_rentals_still_go_up(
+    kiosk: Kiosk, sheets: Any
+) -> None:
+    sheets.set_members([MEMBERS_HEADER, *member_rows(4)])
+    assert kiosk.sync(sheets.backend()).ok
+    kiosk.rent("0001", 1)
+    sheets.set_members([["이름", "상태"], ["가나", "활성"]])  # someone deleted the barcode column
+    done = kiosk.sync(sheets.backend())
+    assert not done.ok and "members:" in (done.error or "") and "바코드" in (done.error or "")
+    assert done.counts["rentals_appended"] == 1
+    assert len(by_tx(sheets.rental_rows())) == 1
+    assert kiosk.member_status("0002") == ("active", None)  # nobody deactivated
+    assert sync_store.recent_runs(kiosk.ledger, 1)[0].status == "failed"

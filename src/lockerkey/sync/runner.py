@@ -65,16 +65,21 @@ def run_sync(
     run_id = sync_store.start_run(ledger, trigger, backend.name, now())
     outcome = Outcome(run_id, ok=False)
     details: dict[str, object] = {}
+    errors: list[str] = []
     try:
-        _members(settings, ledger, backend, outcome, details, now)
+        try:
+            _members(settings, ledger, backend, outcome, details, now)
+        except (SyncRefused, MembersFileError) as err:
+            # A member sheet someone broke (a header renamed, say) needs a person; the rental
+            # records can still go up meanwhile, so the run goes on before it fails.
+            errors.append(f"members: {err}")
         _rentals(settings, ledger, backend, outcome)
-        outcome.ok = True
     except SyncError as err:
-        outcome.error = str(err)
-    except MembersFileError as err:
-        outcome.error = str(err)
+        errors.append(str(err))
     except LedgerError as err:
-        outcome.error = f"the ledger: {err}"
+        errors.append(f"the ledger: {err}")
+    outcome.ok = not errors
+    outcome.error = "; ".join(errors) or None
     outcome.api_calls = backend.api_calls
     if outcome.guarded:
         details["guard"] = outcome.guarded
