@@ -172,3 +172,47 @@ async def test_members_rent_and_return_while_a_sync_runs(
     finally:
         release.set()
         await live.stop()
+
+
+RUN_CONFIG = """\
+data_dir = "data"
+[[cabinet]]
+port = "cabinet.link"
+lockers = "1-4"
+[scanner]
+kind = "none"
+[web]
+port = 0
+[sync]
+backend = "csv"
+times = ["06:00", "18:00"]
+"""
+
+
+def test_the_daemon_catches_up_a_missed_sync_at_startup(tmp_path: Path) -> None:
+    import signal  # noqa: PLC0415
+
+    from tests.processes import Lines, SimulatorProcess, spawn  # noqa: PLC0415
+
+    (tmp_path / "lockerkey.toml").write_text(RUN_CONFIG, encoding="utf-8")
+    (tmp_path / "members.csv").write_text(MEMBERS, encoding="utf-8")
+    cabinet = SimulatorProcess(tmp_path, "--slots", "4")
+    daemon = spawn(tmp_path, "run")
+    try:
+        assert daemon.stderr is not None
+        log = Lines(daemon.stderr)
+        log.wait_for(" ready ")
+        line = log.wait_for("sync run 1 ")
+        assert "done: members_read=2 members_added=1" in line and "bad_rows=1" in line
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=10) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+        cabinet.close()
+    assert (tmp_path / "rentals.csv").read_text(encoding="utf-8-sig").startswith("transaction_id,")
+    assert runs(settings_from_mapping({**_paths(tmp_path)}))[0].trigger == "startup"
+
+
+def _paths(tmp_path: Path) -> dict[str, object]:
+    return {"data_dir": str(tmp_path / "data"), "cabinet": [{"port": "p", "lockers": "1-4"}]}
