@@ -213,7 +213,7 @@ def test_mark_lost_frees_the_member_and_takes_the_locker_out(rig: Rig) -> None:
     assert close.status is RentalStatus.ABNORMAL and close.error_code is ErrorCode.KEY_LOST
     assert "member lost it in the pool" in close.error_details
     st = rig.engine.lockers["3"]
-    assert st.holder is None and st.service is Service.DISABLED and st.reason == "key lost"
+    assert st.holder is None and st.service is Service.DISABLED and st.reason == "KEY_LOST"
     (audit,) = audits(step, "admin_mark_lost")
     assert audit.details["previous"] == "in_service" and audit.tx_id == "tx1"
     assert msgs(rig.do(Scan("M1", member("M1")))) == [Msg.CHOOSE_LOCKER]
@@ -224,7 +224,7 @@ def test_mark_lost_frees_the_member_and_takes_the_locker_out(rig: Rig) -> None:
     assert not writes_of(step, ops.CompleteReturn) and st.service is Service.DISABLED
     step = rig.do(SetService("3", True, "spare key made", ADMIN))
     assert step.reply == Reply(True, Msg.LOCKER_ENABLED, {"locker": "3"})
-    assert audits(step, "admin_in_service")[0].details["previous_reason"] == "key lost"
+    assert audits(step, "admin_in_service")[0].details["previous_reason"] == "KEY_LOST"
     rig.do(Scan("M2", member("M2")))
     assert "3" in rig.engine.view().available
 
@@ -624,7 +624,7 @@ def test_force_return_and_mark_lost_through_the_ledger(lrig: LedgerRig) -> None:
     assert row["status"] == "abnormal" and row["error_code"] == "KEY_LOST"
     assert renting(led, "M2") is None
     status = locker_row(led, "5")
-    assert (status["service"], status["service_reason"]) == ("disabled", "key lost")
+    assert (status["service"], status["service_reason"]) == ("disabled", "KEY_LOST")
     assert reports.invariant_problems(led) == []
 
     events = led.conn.execute(
@@ -641,7 +641,7 @@ def test_force_return_and_mark_lost_through_the_ledger(lrig: LedgerRig) -> None:
     # What a restart would start from: nobody holds 3 or 5, and 5 stays out of service.
     states = led.load_lockers()
     assert states["3"].holder is None and states["5"].holder is None
-    assert states["5"].service is Service.DISABLED and states["5"].reason == "key lost"
+    assert states["5"].service is Service.DISABLED and states["5"].reason == "KEY_LOST"
     # Both members may rent again.
     assert [n.msg for n in lrig.do(Scan("M2")).notices] == [Msg.CHOOSE_LOCKER]
 

@@ -94,3 +94,11 @@ def test_the_last_slot_and_a_missed_run() -> None:
     assert missed(datetime(2026, 11, 19, 0, 0, tzinfo=UTC), now, times, SEOUL)
     assert last_slot(now, [], SEOUL) is None
     assert not missed(datetime(2026, 11, 1, tzinfo=UTC), now, [], SEOUL)
+
+
+def test_a_renamed_kiosk_still_updates_the_rows_of_its_older_rentals() -> None:
+    # Rentals made before device_id changed keep the old id, in the ledger and the sheet.
+    sheet = [HEADER, row("a", "DEVICE_001")]
+    plan = plan_rentals(sheet, [line("a", "DEVICE_001", status="returned")], "K1")
+    assert plan.appends == [] and list(plan.updates) == [2]
+    assert plan.foreign == 0

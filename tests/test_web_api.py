@@ -247,3 +247,27 @@ def test_configured_kiosk_clients(tmp_path: Path) -> None:
     for rig in make_rig(tmp_path, web):
         assert TestClient(rig.app, client=("192.0.2.7", 1)).get("/api/state").status_code == 200
         assert TestClient(rig.app, client=LOCAL).get("/api/state").status_code == 403
+
+
+def test_a_page_of_another_site_cannot_act_as_the_kiosk(rig: Rig) -> None:
+    evil = {"origin": "http://evil.example"}
+    answer = rig.client.post("/api/scan", json={"code": "M1"}, headers=evil)
+    assert answer.status_code == 403
+    body = answer.json()
+    assert body["reason"] == "cross_origin" and body["messages"]["ko"]
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        rig.client.websocket_connect("/ws", headers=evil),
+    ):
+        pass
+    assert closed.value.code == 1008
+    assert rig.client.get("/api/state", headers=evil).status_code == 200  # reading is harmless
+    own = {"origin": "http://testserver"}  # the kiosk page itself
+    assert rig.client.post("/api/scan", json={"code": "M1"}, headers=own).status_code == 202
+
+
+def test_refusals_say_why_in_both_languages(rig: Rig) -> None:
+    outside = TestClient(rig.app, client=OUTSIDE)
+    body = outside.get("/api/state").json()
+    assert body["messages"]["ko"] == "키오스크 화면 전용입니다"
+    assert body["messages"]["en"].startswith("This page is for the kiosk")

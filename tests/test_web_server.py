@@ -59,6 +59,32 @@ async def test_serves_the_api_and_closes_cleanly(tmp_path: Path) -> None:
         await site.stop()
 
 
+async def test_a_forwarded_header_does_not_make_a_kiosk(tmp_path: Path) -> None:
+    site = await open_site(tmp_path, 4)
+    try:
+        web = WebSettings(port=0, kiosk_clients=("10.9.9.9",))
+        settings = dataclasses.replace(site.settings, web=web)
+        daemon = Daemon(settings, site.ledger, [], [], site.kiosk.display)
+        daemon.kiosk = site.kiosk
+        service = attach(daemon)
+        serving = asyncio.create_task(service.serve())
+        await eventually(lambda: service.port is not None, why="bound")
+        assert service.port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", service.port)
+        writer.write(
+            b"GET /api/state HTTP/1.1\r\nHost: kiosk\r\nX-Forwarded-For: 10.9.9.9\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        answer = await reader.read()
+        writer.close()
+        assert answer.split()[1] == b"403"  # the peer is 127.0.0.1, whatever the header says
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+    finally:
+        await site.stop()
+
+
 def test_a_taken_port_is_a_clear_error() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -37,6 +37,7 @@ class Msg(StrEnum):
     RETURN_TIMEOUT = "return_timeout"
     NO_ACTIVE_RENTAL = "no_active_rental"
     OUT_OF_SERVICE = "out_of_service"
+    KIOSK_UNAVAILABLE = "kiosk_unavailable"
     LINK_LOST = "link_lost"
     UNLOCK_FAILED = "unlock_failed"
     FORCED_REMOVAL = "forced_removal"
@@ -127,6 +128,10 @@ CATALOGUE: Mapping[Msg, tuple[str, str]] = {
     Msg.OUT_OF_SERVICE: (
         "점검 중입니다. 직원에게 문의해 주세요",
         "Out of service. Please ask staff",
+    ),
+    Msg.KIOSK_UNAVAILABLE: (
+        "잠시 후 다시 시도해 주세요",
+        "Please try again in a moment",
     ),
     Msg.LINK_LOST: (
         "보관함과 연결이 끊겼습니다. 직원에게 문의해 주세요",

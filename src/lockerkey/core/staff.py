@@ -39,7 +39,8 @@ STAFF_CATEGORIES = frozenset({"staff"})  # member ``category`` values (casefolde
 MENU_OPEN_S = 60  # how long the kiosk's staff menu opens a slot
 MENU_REASON = "kiosk staff menu"
 OPEN_MAX_S = 600  # the longest maintenance opening staff may ask for
-LOST_REASON = "key lost"  # service_reason of a locker whose key was marked lost
+# service_reason of a locker whose key was marked lost: a code the console shows in words.
+LOST_REASON = str(ErrorCode.KEY_LOST)
 
 Refusal = tuple[Msg, dict[str, str]]
 

@@ -44,3 +44,6 @@ class Backend(Protocol):
     ) -> None:
         """Write row 1 when ``header`` is given; append ``appends`` in one request; replace the
         rows numbered (1-based, as the sheet numbers them) in ``updates`` in one request."""
+
+    def close(self) -> None:
+        """Let go of connections (called once a run is over)."""

@@ -66,6 +66,10 @@ class CsvFiles:
         _write(self.rentals, table)
 
 
+    def close(self) -> None:
+        """Nothing stays open between calls."""
+
+
 def _write(path: Path, rows: Table) -> None:
     """Write a CSV file that Excel opens as UTF-8 (BOM), replacing the old one in one step."""
     buffer = io.StringIO(newline="")

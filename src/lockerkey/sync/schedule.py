@@ -4,7 +4,9 @@ never two at once (in this process or with a ``lockerkey sync`` beside it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -63,7 +65,10 @@ def sync_once(settings: Settings, trigger: str, now: Callable[[], datetime]) -> 
                 backend = make_backend(settings)
             except SyncError as err:  # e.g. credentials refused: still a run, recorded
                 return record_failure(settings, ledger, trigger, str(err), now)
-            return run_sync(settings, ledger, backend, trigger, now)
+            try:
+                return run_sync(settings, ledger, backend, trigger, now)
+            finally:
+                backend.close()
         finally:
             ledger.close()
     finally:
@@ -96,7 +101,7 @@ class SyncService:
         if self._lock.locked():
             raise SyncBusy("a sync is already running")
         async with self._lock:
-            self.last = await asyncio.to_thread(sync_once, self.settings, trigger, self.now)
+            self.last = await in_daemon_thread(sync_once, self.settings, trigger, self.now)
             return self.last
 
     async def serve(self) -> None:
@@ -128,12 +133,49 @@ def _last_success(settings: Settings) -> datetime | None:
         except AlreadyRunning:
             pass  # a `lockerkey sync` is running: its run is not stale
         else:
-            # Nobody syncs now, so a run still marked running was cut short by a crash.
-            sync_store.fail_stale_runs(ledger, datetime.now(UTC))
-            lock.release()
+            try:
+                # Nobody syncs now, so a run still marked running was cut short by a crash.
+                sync_store.fail_stale_runs(ledger, datetime.now(UTC))
+            finally:
+                lock.release()
         return sync_store.last_success(ledger)
     finally:
         ledger.close()
+
+
+async def in_daemon_thread(
+    func: Callable[[Settings, str, Callable[[], datetime]], Outcome],
+    settings: Settings,
+    trigger: str,
+    now: Callable[[], datetime],
+) -> Outcome:
+    """Run a sync on a thread of its own that a stopping daemon does not wait for.
+
+    A sync stuck in Google's retries must not hold up SIGTERM (asyncio.run would join the
+    default executor's threads). Cut short, its transaction rolls back, the sheet write is
+    reconciled by transaction_id next time, and the run is marked failed at the next start.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Outcome] = loop.create_future()
+
+    def settle(result: Outcome | None, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result, error = func(settings, trigger, now), None
+        except Exception as err:  # noqa: BLE001 - handed to the waiting coroutine as it is
+            result, error = None, err
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="sync", daemon=True).start()
+    return await done
 
 
 def attach_sync(daemon: Daemon) -> SyncService:

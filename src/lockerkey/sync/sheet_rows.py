@@ -76,21 +76,20 @@ def plan_rentals(sheet: Table, lines: Sequence[RentalLine], device_id: str) -> R
             write_header = header
     at = {name: i for i, name in reversed(list(enumerate(header)))}
     tx_col, device_col = at["transaction_id"], at["device_id"]
-    rows_of: dict[str, tuple[int, list[str]]] = {}
-    foreign = 0
+    # Keyed by (device, transaction): a rental is matched to the row its own kiosk wrote,
+    # also after this kiosk's device_id was renamed (older rentals keep the old id).
+    rows_of: dict[tuple[str, str], tuple[int, list[str]]] = {}
     for number, row in enumerate(sheet[1:], start=2):
         tx = row[tx_col].strip() if tx_col < len(row) else ""
         device = row[device_col].strip() if device_col < len(row) else ""
-        if not tx:
-            continue
-        if device != device_id:
-            foreign += 1
-        elif tx not in rows_of:  # a duplicate from elsewhere: the first row is the one kept
-            rows_of[tx] = (number, row)
+        if tx:  # a duplicate from elsewhere: the first row is the one kept
+            rows_of.setdefault((device, tx), (number, row))
+    ours = {(line.device_id, line.transaction_id) for line in lines}
+    foreign = sum(1 for key in rows_of if key[0] != device_id and key not in ours)
     appends: Table = []
     updates: dict[int, list[str]] = {}
     for line in lines:
-        found = rows_of.get(line.transaction_id)
+        found = rows_of.get((line.device_id, line.transaction_id))
         base = list(found[1]) if found else []
         base += [""] * (len(header) - len(base))
         cells = list(base)

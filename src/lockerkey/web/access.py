@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -34,19 +35,22 @@ class KioskOnly:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or refuse it before any route sees it."""
-        if scope["type"] not in ("http", "websocket") or self.allowed(scope):
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        reason = None if self.allowed(scope) else "kiosk_only"
+        if reason is None and not is_admin(scope) and foreign_origin(scope):
+            reason = "cross_origin"
+        if reason is None:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
             # Policy violation, before the handshake is accepted.
             await send({"type": "websocket.close", "code": 1008})
             return
+        ko, en = REFUSALS[reason]
         body = json.dumps(
-            {
-                "ok": False,
-                "reason": "kiosk_only",
-                "message": "This page is for the kiosk's own screen only.",
-            }
+            {"ok": False, "reason": reason, "message": en, "messages": {"ko": ko, "en": en}}
         ).encode()
         await send(
             {
@@ -62,8 +66,39 @@ class KioskOnly:
 
     def allowed(self, scope: Scope) -> bool:
         """True for the admin console, and for kiosk clients everywhere."""
-        path: str = scope.get("path", "")
-        if path == PUBLIC_PREFIX or path.startswith(PUBLIC_PREFIX + "/"):
+        if is_admin(scope):
             return True
         client = scope.get("client")
         return client is not None and normalise(str(client[0])) in self.clients
+
+
+REFUSALS = {
+    "kiosk_only": ("키오스크 화면 전용입니다", "This page is for the kiosk's own screen only."),
+    "cross_origin": (
+        "다른 사이트에서 보낸 요청은 받지 않습니다",
+        "Requests sent by another site are refused.",
+    ),
+}
+
+
+def is_admin(scope: Scope) -> bool:
+    """Whether the path is the staff console's (reachable from the network, behind a login)."""
+    path: str = scope.get("path", "")
+    return path == PUBLIC_PREFIX or path.startswith(PUBLIC_PREFIX + "/")
+
+
+def foreign_origin(scope: Scope) -> bool:
+    """A browser request made by a page of another site (or a DNS-rebinding page).
+
+    Browsers send Origin with every POST and WebSocket handshake, so a web page opened on the
+    kiosk machine cannot scan or choose through the kiosk's API; tools that send no Origin
+    (curl, the tests) are unaffected, as the address check already applies to them.
+    """
+    if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
+        return False
+    headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
+    origin = headers.get(b"origin")
+    if origin is None:
+        return False
+    host = headers.get(b"host", b"").decode("latin-1")
+    return urlsplit(origin.decode("latin-1")).netloc != host

@@ -88,7 +88,8 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         try:
             step = await ctx.kiosk.submit(event)
         except KioskUnavailable as err:
-            return JSONResponse({"ok": False, "reason": "unavailable", "message": str(err)}, 503)
+            log.warning("%s not handled: %s", type(event).__name__, err)
+            return _refusal(503, "unavailable", Msg.KIOSK_UNAVAILABLE, lang)
         reply = step.reply or Reply(True, Msg.IDLE)
         if not reply.ok:
             return _refusal(409, str(reply.msg), reply.msg, lang, **reply.params)

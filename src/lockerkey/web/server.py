@@ -79,7 +79,8 @@ class WebService:
     async def serve(self) -> None:
         """Bind, serve, and on cancellation close every connection before returning."""
         web = self.ctx.settings.web
-        sock = bind(web.host, web.port)
+        # On a thread: looking up a host name (mDNS, say) must not hold up the kiosk's loop.
+        sock = await asyncio.to_thread(bind, web.host, web.port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
@@ -87,6 +88,9 @@ class WebService:
             access_log=False,
             lifespan="off",
             ws="websockets-sansio",
+            # Who may act as the kiosk is decided by the TCP peer's address alone: never by
+            # X-Forwarded-For, which anyone can send (and uvicorn trusts from 127.0.0.1).
+            proxy_headers=False,
             timeout_graceful_shutdown=2,
         )
         server = _Server(config)

@@ -75,9 +75,11 @@ def login_routes(con: Console) -> list[Route]:
             return await form_page(
                 request, 429, t("login.too_many", seconds=seconds), name, wait=seconds
             )
+        # Counted as failed before the check and cleared on success: parallel guesses all see
+        # each other, so a burst cannot slip past the delays while the hashes are computed.
+        con.throttle.failed(keys)
         version = await con.check_password(name, password) if name and password else None
         if version is None:
-            con.throttle.failed(keys)
             con.ctx.kiosk.note("admin_login_failed", account=name[:MAX_NAME_LOGGED], client=client)
             return await form_page(request, 401, t("login.failed"), name)
         con.throttle.succeeded(keys)
