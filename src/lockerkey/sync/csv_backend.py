@@ -65,7 +65,6 @@ class CsvFiles:
         table.extend(appends)
         _write(self.rentals, table)
 
-
     def close(self) -> None:
         """Nothing stays open between calls."""
 
