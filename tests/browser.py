@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 CHROMIUM = os.environ.get("LOCKERKEY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # No sandbox (CI runs as root), no GPU, and none of the background traffic Chromium would
@@ -41,3 +41,15 @@ def artifact(name: str) -> Path:
     """A path under test-artifacts/ (kept after the run, ignored by git)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
+
+
+@contextlib.contextmanager
+def chromium_waiting(wait_ms: int) -> Iterator[Browser]:
+    """A chromium for one test module, with Playwright's ``expect`` waiting ``wait_ms`` per
+    step meanwhile (processes under load; the default is set back afterwards)."""
+    expect.set_options(timeout=wait_ms)
+    try:
+        with chromium() as launched:
+            yield launched
+    finally:
+        expect.set_options(timeout=5_000)  # Playwright's default, for the other files

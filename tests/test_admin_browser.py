@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
 
-from tests.browser import artifact, chromium
+from tests.browser import artifact, chromium_waiting
 from tests.processes import run_to_end
 from tests.webproc import WebSite
 
@@ -98,12 +98,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One headless chromium for the file (and a longer wait per step, for this file only)."""
-    expect.set_options(timeout=WAIT_MS)
-    try:
-        with chromium() as launched:
-            yield launched
-    finally:
-        expect.set_options(timeout=5_000)  # Playwright's default, for the other files
+    with chromium_waiting(WAIT_MS) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser import artifact, chromium
+from tests.browser import artifact, chromium_waiting
 from tests.test_sim_panel import DemoProcess
 
 WAIT_MS = 10_000  # per step; each normally takes well under a second
@@ -26,12 +26,8 @@ RETURNED = "SELECT member_id, locker_number, status, return_verified FROM rental
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One headless chromium for the file (and a longer wait per step, for this file only)."""
-    expect.set_options(timeout=WAIT_MS)
-    try:
-        with chromium() as launched:
-            yield launched
-    finally:
-        expect.set_options(timeout=5_000)  # Playwright's default, for the other files
+    with chromium_waiting(WAIT_MS) as launched:
+        yield launched
 
 
 @pytest.fixture
