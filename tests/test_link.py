@@ -73,7 +73,9 @@ async def test_a_per_slot_rental_and_return(tmp_path: Path) -> None:
         await eventually(lambda: rental_rows(site) == [(locker, "returned", 1)])
         await eventually(lambda: sim.controller.is_locked(slot))
         await eventually(lambda: picture_matches(site))
-        assert site.said(f"Locker {locker} is yours") and site.said(f"Locker {locker} returned")
+        # The screen line follows the commit and the lock command: wait for it, not race it.
+        await eventually(lambda: site.said(f"Locker {locker} returned"), why="return shown")
+        assert site.said(f"Locker {locker} is yours")
         assert reports.invariant_problems(site.ledger) == []
     finally:
         await site.stop()
@@ -123,8 +125,8 @@ async def test_link_loss_during_a_rental_and_the_key_taken_while_unplugged(
     try:
         locker, slot = await begin_rental(site)
         await sim.unplug()
-        await eventually(lambda: site.engine.phase is Phase.OUT_OF_SERVICE, why="out of service")
-        assert site.said("Lost contact with the key cabinet")
+        await eventually(lambda: site.said("Lost contact with the key cabinet"), why="shown")
+        assert site.engine.phase is Phase.OUT_OF_SERVICE
         assert rental_rows(site) == [(locker, "pending", 0)]  # nothing the sensors did not say
         sim.take(slot)  # the member still got the key out while the cable was loose
         await sim.replug()
