@@ -10,7 +10,7 @@ CORE_COVERAGE := 95
 MP_DIR := tools/micropython
 MP_STAMP := $(MP_DIR)/node_modules/.stamp
 
-.PHONY: all demo test lint typecheck pytest install clean micropython-deps
+.PHONY: all demo test lint typecheck pytest install clean micropython-deps bench
 
 all: test
 
@@ -53,6 +53,11 @@ pytest: $(TEST_STAMP) micropython-deps
 		--include='*/lockerkey/core/*,*/lockerkey/store/*'
 
 test: lint typecheck pytest
+
+# Benchmarks (bench/run.py): a table on stdout and bench/results.json; the big ledger it
+# makes once under bench/work/ takes a minute or two.
+bench: $(TEST_STAMP)
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis $(MP_DIR)/node_modules

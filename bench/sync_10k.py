@@ -16,11 +16,23 @@ from tests.fake_google import FakeGoogle
 from tests.sync_harness import MEMBERS_HEADER, GoogleSheetsSite, Kiosk, member_rows
 from tests.test_sync_scale import past_rentals
 
+from lockerkey.sync.runner import Outcome
+
 N = 10_000
 
 
-def main() -> None:
-    """Print one table row per step."""
+def measure() -> dict[str, float]:
+    """The two syncs' API calls and seconds."""
+    first, members_s, second, whole_s = _runs()
+    return {
+        "first_calls": first.api_calls,
+        "first_s": members_s,
+        "next_calls": second.api_calls,
+        "next_s": whole_s,
+    }
+
+
+def _runs() -> tuple[Outcome, float, Outcome, float]:
     with tempfile.TemporaryDirectory() as where, FakeGoogle() as google:
         sheets = GoogleSheetsSite(Path(where) / "share", google)
         kiosk = Kiosk(Path(where) / "k1")
@@ -36,6 +48,12 @@ def main() -> None:
             assert first.ok and second.ok, (first.error, second.error)
         finally:
             kiosk.close()
+    return first, members_s, second, whole_s
+
+
+def main() -> None:
+    """Print one table row per step."""
+    first, members_s, second, whole_s = _runs()
     python = f"{platform.python_implementation()} {platform.python_version()}"
     print(f"machine: {platform.machine()}, {python}")
     print("| sync | members in | rentals out | API calls | seconds |")
