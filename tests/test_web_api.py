@@ -155,13 +155,20 @@ def test_select_when_nothing_to_choose_is_refused(rig: Rig) -> None:
     assert rig.client.get("/api/state").json()["phase"] == "idle"
 
 
+def test_cancel_with_nothing_to_cancel_is_still_200(rig: Rig) -> None:
+    answer = rig.client.post("/api/cancel")
+    assert answer.status_code == 200
+    assert answer.json()["ok"] is True and answer.json()["cancelled"] is False
+    assert answer.json()["state"]["phase"] == "idle"
+
+
 def test_cancel_ends_the_step(rig: Rig) -> None:
     with rig.client.websocket_connect("/ws") as ws:
         rig.client.post("/api/scan", json={"code": "M1"})
         rig.ws_until(ws, "choose_locker")
         answer = rig.client.post("/api/cancel")
         assert answer.status_code == 200
-        assert answer.json()["ok"] is True
+        assert answer.json()["ok"] is True and answer.json()["cancelled"] is True
         state = rig.client.get("/api/state").json()
         assert state["phase"] in ("failure", "idle")
         assert state["deadline"] is None

@@ -228,7 +228,7 @@ class Demo:
             sample_cards(sample_members()),
             auto_delay=self.delay,
         )
-        self.service = attach(self.daemon, extra_routes=routes(self.panel), demo=True)
+        self.service = attach(self.daemon, extra_routes=routes(self.panel))
 
     def _returning(self, cabinet: int) -> Callable[[], int | None]:
         """The slot (in ``cabinet``) of the key the kiosk is taking back now, if any."""

@@ -24,5 +24,3 @@ class WebContext:
     sync_now: Callable[[], Awaitable[None]] | None = None
     # Routes only the demo serves (the simulator panel at /sim).
     extra_routes: list[BaseRoute] = field(default_factory=list)
-    # The demo prints its admin password once; a real site sets one with the CLI.
-    demo: bool = False

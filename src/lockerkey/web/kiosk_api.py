@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lockerkey.app import KioskUnavailable
 from lockerkey.core import rules
-from lockerkey.core.events import Cancel, Reply, Select
+from lockerkey.core.events import Cancel, Select, Step
 from lockerkey.core.labels import page_texts
 from lockerkey.core.messages import LANGUAGES, Msg, render
 from lockerkey.web.context import WebContext
@@ -29,6 +29,10 @@ NO_STORE = {"cache-control": "no-store"}
 
 class BadRequest(Exception):
     """A request body that is not what the endpoint takes."""
+
+    def response(self) -> JSONResponse:
+        """The 400 answer saying what was wrong."""
+        return JSONResponse({"ok": False, "reason": "bad_request", "message": str(self)}, 400)
 
 
 def _language(request: Request | WebSocket, ctx: WebContext) -> str:
@@ -78,29 +82,40 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         try:
             locker = await _body(request, "locker")
         except BadRequest as err:
-            return JSONResponse({"ok": False, "reason": "bad_request", "message": str(err)}, 400)
-        return await _act(Select(locker.strip()), lang)
-
-    async def cancel(request: Request) -> Response:
-        return await _act(Cancel(), _language(request, ctx))
-
-    async def _act(event: Select | Cancel, lang: str) -> Response:
-        try:
-            step = await ctx.kiosk.submit(event)
-        except KioskUnavailable as err:
-            log.warning("%s not handled: %s", type(event).__name__, err)
+            return err.response()
+        step = await _submit(Select(locker.strip()))
+        if step is None:
             return _refusal(503, "unavailable", Msg.KIOSK_UNAVAILABLE, lang)
-        reply = step.reply or Reply(True, Msg.IDLE)
-        if not reply.ok:
+        if step.reply is not None and not step.reply.ok:
+            reply = step.reply
             return _refusal(409, str(reply.msg), reply.msg, lang, **reply.params)
         return JSONResponse({"ok": True, "state": ctx.screen.state(lang)}, headers=NO_STORE)
+
+    async def cancel(request: Request) -> Response:
+        # "Ends the current step safely": also with nothing to end, that is done (200);
+        # `cancelled` says whether there was a step to end.
+        lang = _language(request, ctx)
+        step = await _submit(Cancel())
+        if step is None:
+            return _refusal(503, "unavailable", Msg.KIOSK_UNAVAILABLE, lang)
+        ended = step.reply is None or step.reply.ok
+        body = {"ok": True, "cancelled": ended, "state": ctx.screen.state(lang)}
+        return JSONResponse(body, headers=NO_STORE)
+
+    async def _submit(event: Select | Cancel) -> Step | None:
+        """The event's Step, or None when the kiosk could not handle it (logged)."""
+        try:
+            return await ctx.kiosk.submit(event)
+        except KioskUnavailable as err:
+            log.warning("%s not handled: %s", type(event).__name__, err)
+            return None
 
     async def scan(request: Request) -> Response:
         lang = _language(request, ctx)
         try:
             code = await _body(request, "code")
         except BadRequest as err:
-            return JSONResponse({"ok": False, "reason": "bad_request", "message": str(err)}, 400)
+            return err.response()
         if not rules.valid_code(code):
             return _refusal(422, "invalid_code", Msg.INVALID_CODE, lang)
         ctx.kiosk.intake(PAGE_READER)(code)

@@ -107,9 +107,7 @@ class WebService:
             sock.close()
 
 
-def attach(
-    daemon: Daemon, extra_routes: list[BaseRoute] | None = None, demo: bool = False
-) -> WebService:
+def attach(daemon: Daemon, extra_routes: list[BaseRoute] | None = None) -> WebService:
     """Give a daemon its web server: a screen model following the kiosk, and the app."""
     kiosk = daemon.kiosk
     screen = ScreenModel(lambda: kiosk.engine, daemon.settings.language)
@@ -121,7 +119,6 @@ def attach(
         backup_now=daemon.backup_now,
         sync_now=daemon.sync_now,
         extra_routes=list(extra_routes or []),
-        demo=demo,
     )
     service = WebService(ctx)
     daemon.services.append(("web", service.serve))
