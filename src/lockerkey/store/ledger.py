@@ -40,9 +40,12 @@ def held_sql(prefix: str = "") -> str:
     slot already set aside is of unknown identity: staff settle it, it is not "held".
     """
     p = prefix
+    # The IN term is idx_rental_held's own condition, so SQLite may use that small index
+    # (open and abnormal rentals only) instead of reading every past rental.
     return (
-        f"({p}status = 'active' OR ({p}status = 'abnormal' AND {p}error_code = 'NOT_ALLOWED_TAKEN'"
-        f" AND {p}rental_verified = 1 AND {p}return_verified = 0))"
+        f"({p}status IN ('active', 'abnormal') AND ({p}status = 'active'"
+        f" OR ({p}error_code = 'NOT_ALLOWED_TAKEN'"
+        f" AND {p}rental_verified = 1 AND {p}return_verified = 0)))"
     )
 
 
@@ -267,11 +270,13 @@ class Ledger:
                 states[row["locker_number"]].holder = Holder(
                     row["member_id"], row["transaction_id"]
                 )
+        # One index probe per locker (idx_rental_last_taken), whatever the number of rentals.
         for row in self.conn.execute(
-            "SELECT locker_number, MAX(rental_sensor_time) AS t FROM rentals"
-            " WHERE rental_verified = 1 GROUP BY locker_number"
+            "SELECT l.locker_number, (SELECT MAX(r.rental_sensor_time) FROM rentals r"
+            " WHERE r.locker_number = l.locker_number AND r.rental_verified = 1) AS t"
+            " FROM locker_status l WHERE l.configured = 1"
         ):
-            if row["locker_number"] in states:
+            if row["t"] is not None:
                 states[row["locker_number"]].last_rented = parse_ts(row["t"])
         return states
 
