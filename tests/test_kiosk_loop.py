@@ -363,6 +363,32 @@ async def test_a_ledger_error_raised_by_apply_itself_is_handled_the_same(fake: F
 # ---- (d) the intake's scan gate ----------------------------------------------------------------
 
 
+async def test_the_log_lines_come_after_the_lock_moved_and_the_screen_was_told(
+    fake: Fake, kiosk_log: Records
+) -> None:
+    # Formatting and writing a log line costs more than a step's engine and commit together:
+    # nobody at the cabinet may wait for it.
+    order: list[str] = []
+    logged = kiosk_log.emit
+
+    async def send(command: Command) -> None:
+        order.append(type(command).__name__)
+
+    def emit(record: logging.LogRecord) -> None:
+        order.append(record.getMessage())
+        logged(record)
+
+    fake.cabinet.send = send  # type: ignore[method-assign]
+    kiosk_log.emit = emit  # type: ignore[method-assign]
+    fake.kiosk.listeners.append(lambda step: order.append("screen told"))
+    fake.kiosk.scan("M1")
+    await fake.settled()
+    lines = [i for i, what in enumerate(order) if what not in ("Unlock", "screen told")]
+    assert order[:2] == ["Unlock", "screen told"], order
+    assert lines and min(lines) == 2, order
+    assert order[2].startswith("scan 'M1': member M1")  # the event's own line still leads
+
+
 async def test_a_double_fire_is_one_scan(fake: Fake) -> None:
     take = fake.kiosk.intake("r")
     take("M1")

@@ -121,6 +121,27 @@ def test_the_same_line_goes_to_stderr_for_the_journal(
     assert capsys.readouterr().err.splitlines() == [line]
 
 
+def test_a_record_is_formatted_once_for_the_file_and_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    formatted: list[str] = []
+    plain = logging.Formatter.format
+
+    def counting(self: logging.Formatter, record: logging.LogRecord) -> str:
+        formatted.append(record.getMessage())
+        return plain(self, record)
+
+    monkeypatch.setattr(logging.Formatter, "format", counting)
+    path = setup_logging(settings_for(tmp_path), stderr=True)
+    assert path is not None
+    log = logging.getLogger("lockerkey.app")
+    log.info("scan %r", "M1")
+    log.info("scan %r", "M1")  # the same text in a new record is a new line
+    assert formatted == ["scan 'M1'", "scan 'M1'"]
+    lines = file_lines(path)
+    assert len(lines) == 2 and capsys.readouterr().err.splitlines() == lines
+
+
 def test_without_stderr_only_the_file_gets_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

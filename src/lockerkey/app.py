@@ -249,18 +249,15 @@ class Kiosk:
         if isinstance(event, Scan) and event.member is None and rules.valid_code(event.code):
             member = await self.db(self.ledger.get_member, event.code)
             event = Scan(event.code, member)
-        _log_event(event)
         step = self.engine.handle(event, self.clock.now())
-        await self.carry_out(step)
+        await self.carry_out(step, event)
         return step
 
-    async def carry_out(self, step: Step) -> None:
-        """Commit the writes first (the intent is durable before any lock moves), then act."""
+    async def carry_out(self, step: Step, event: Event | None = None) -> None:
+        """Commit the writes first (the intent is durable before any lock moves), then act,
+        then show; the log lines for ``event`` and its step come last."""
         if step.writes:
             await self.db(self.ledger.apply, step.writes)
-            for op in step.writes:
-                if isinstance(op, ops.Audit) and op.kind not in QUIET_AUDITS:
-                    _log_audit(op)
         for command in step.commands:
             try:
                 await self.cabinets[command.cabinet].send(command)
@@ -276,13 +273,14 @@ class Kiosk:
                 await self._audit("command_failed", error=str(err))
         view = self.engine.view()
         for notice in step.notices:
-            params = f" {dict(notice.params)}" if notice.params else ""
-            log.info("screen [%s] %s%s", view.phase, notice.msg, params)
             self.display.show(view, notice)
         if len(self.engine.online) == len(self.cabinets):
             self.ready.set()
         for listener in self.listeners:
             listener(step)
+        # Formatting and writing log lines costs more than the engine and the commit together
+        # (bench/README.md), so nobody at the cabinet waits for it.
+        _log_step(step, event, view.phase)
 
     async def _audit(self, kind: str, **details: object) -> None:
         await self.db(self.ledger.audit, kind, self.clock.now().wall, **details)
@@ -408,6 +406,18 @@ def _fail(waiter: asyncio.Future[Step] | None, why: str) -> None:
 
 # Audit kinds that the log already says in other words (the event or the screen line).
 QUIET_AUDITS = frozenset({"message", "scan"})
+
+
+def _log_step(step: Step, event: Event | None, phase: str) -> None:
+    """The log lines of one handled event: the event, its audits, what the screen said."""
+    if event is not None:
+        _log_event(event)
+    for op in step.writes:
+        if isinstance(op, ops.Audit) and op.kind not in QUIET_AUDITS:
+            _log_audit(op)
+    for notice in step.notices:
+        params = f" {dict(notice.params)}" if notice.params else ""
+        log.info("screen [%s] %s%s", phase, notice.msg, params)
 
 
 def _log_audit(op: ops.Audit) -> None:

@@ -50,6 +50,8 @@ class KioskFormatter(logging.Formatter):
         super().__init__(FORMAT)
         self.tz = tz
         self.privacy = privacy
+        # Each handler (file, stderr) formats the same record: the second gets the first's text.
+        self._last: tuple[logging.LogRecord, str] | None = None
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """The record's time in the site's zone, to the millisecond, with its offset."""
@@ -57,12 +59,16 @@ class KioskFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Format a copy: the record is shared with the other handlers."""
-        if self.privacy:
-            record = _hide_names(record)
-        text = scrub(super().format(record))
+        last = self._last  # one read: another thread may format through the other handler
+        if last is not None and last[0] is record:
+            return last[1]
+        shown = _hide_names(record) if self.privacy else record
+        text = scrub(super().format(shown))
         head, sep, rest = text.partition("\n")
         # A message is one line; a traceback keeps its lines, indented so they read as one.
-        return head + (sep + "    " + rest.replace("\n", "\n    ") if rest else "")
+        line = head + (sep + "    " + rest.replace("\n", "\n    ") if rest else "")
+        self._last = (record, line)
+        return line
 
 
 def _hide_names(record: logging.LogRecord) -> logging.LogRecord:
