@@ -143,18 +143,23 @@ class Engine:
 
     def available_for(self, member: Member) -> list[str]:
         """Lockers this member may be given now, in layout order."""
+        # On every card scan, over every locker: cheap checks first, each zone judged once.
         pending = {p.locker for p in self.unresolved}
-        return [
-            number
-            for number, st in self.lockers.items()
-            if st.key is True
-            and st.holder is None
-            and st.service is Service.IN_SERVICE
-            and number not in pending
-            and not staff.under_maintenance(self, number)
-            and self.layout.lockers[number].cabinet in self.online
-            and rules.may_use(self.layout, number, member)
-        ]
+        zone_ok: dict[str | None, bool] = {}
+        free = []
+        for number, st in self.lockers.items():
+            if st.key is not True or st.holder is not None or number in pending:
+                continue
+            spec = self.layout.lockers[number]
+            if st.service is not Service.IN_SERVICE or spec.cabinet not in self.online:
+                continue
+            if staff.under_maintenance(self, number):
+                continue
+            if spec.zone not in zone_ok:
+                zone_ok[spec.zone] = rules.may_use(self.layout, number, member)
+            if zone_ok[spec.zone]:
+                free.append(number)
+        return free
 
     # ---- helpers used by both halves ---------------------------------------------------------
 

@@ -298,7 +298,7 @@ def covered(engine: Engine, where: tuple[int, int]) -> list[str]:
 
 def under_maintenance(engine: Engine, locker: str) -> bool:
     """Whether staff have this locker's slot (or its cabinet's door) open."""
-    return engine.layout.lock_slot(locker) in engine.openings
+    return bool(engine.openings) and engine.layout.lock_slot(locker) in engine.openings
 
 
 def wakeups(engine: Engine) -> list[float]:
