@@ -28,7 +28,7 @@ demo: $(RUNTIME_STAMP)
 	$(BIN)/lockerkey demo
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
@@ -54,10 +54,12 @@ pytest: $(TEST_STAMP) micropython-deps
 
 test: lint typecheck pytest
 
-# Benchmarks (bench/run.py): a table on stdout and bench/results.json; the big ledger it
-# makes once under bench/work/ takes a minute or two.
+# Benchmarks (bench/run.py): a table on stdout and bench/results.json, in about 7 minutes;
+# the two ledgers it makes once under bench/work/ take about 2 more. A memory soak of 10,000
+# scans adds about 16 minutes: make bench BENCH_ARGS="--soak 9000".
+BENCH_ARGS ?=
 bench: $(TEST_STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis $(MP_DIR)/node_modules

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.make_ledger import LOCKERS, layout
 from lockerkey.core.engine import Engine
-from lockerkey.core.events import Event, KeySensed, Now, Scan, Snapshot, Step
+from lockerkey.core.events import Event, KeySensed, Now, Scan, Snapshot, Step, Unlock
 from lockerkey.core.layout import Policy
 from lockerkey.store.ledger import Ledger
 
@@ -55,7 +55,7 @@ def run(path: Path, cycles: int = CYCLES) -> dict[str, float]:
             t0 = time.perf_counter()
             step = handle(Scan(member))  # lookup, engine, commit: all before the unlock goes
             scan_ms.append((time.perf_counter() - t0) * 1000)
-            slot = next(c.slot for c in step.commands if hasattr(c, "ms"))
+            slot = next(c.slot for c in step.commands if isinstance(c, Unlock))
             handle(KeySensed(0, slot, present=False))
             locker = where.by_slot[(0, slot)]
             handle(Scan(f"KEY-{locker}"))
