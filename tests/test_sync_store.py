@@ -222,7 +222,7 @@ def test_migrate_restores_the_connections_foreign_key_setting(tmp_path: Path) ->
         led = open_at_version_2(tmp_path / f"fk{enforced}.db")
         led.conn.execute(f"PRAGMA foreign_keys = {enforced}")
         led.migrate()
-        assert led.schema_version() == 3
+        assert led.schema_version() == SCHEMA_VERSION
         assert led.conn.execute("PRAGMA foreign_keys").fetchone()[0] == enforced
         led.conn.close()
 
