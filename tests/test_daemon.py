@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import shutil
 import sqlite3
 import time
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from lockerkey import daemon as daemon_module
 from lockerkey.app import TerminalDisplay, build_cabinets, open_ledger
 from lockerkey.cabinet.controller import Controller
 from lockerkey.cabinet.simulator import Simulator
@@ -24,8 +21,6 @@ from lockerkey.core import rules
 from lockerkey.daemon import Daemon, watch_loop
 from lockerkey.readers.base import Emit
 from lockerkey.store.backup import list_backups, verify_backup
-from lockerkey.store.checkpoint import SAFETY_NET_PAGES, Checkpointed
-from lockerkey.store.ledger import LedgerError
 from tests.conftest import add_members
 from tests.live import eventually, site_settings
 
@@ -50,7 +45,7 @@ class QueueReader:
 
 
 async def start_daemon(
-    tmp_path: Path, reader: QueueReader, members: int = 5, checkpoint_every: float | None = None
+    tmp_path: Path, reader: QueueReader, members: int = 5
 ) -> tuple[Daemon, Simulator, asyncio.Task[None]]:
     sim = Simulator(Controller(8, False, rng=random.Random(3)), seed=3, auto=0.02)
     await sim.start_pty(tmp_path / "cabinet1")
@@ -61,8 +56,6 @@ async def start_daemon(
         settings, ledger, build_cabinets(settings), [reader], TerminalDisplay("en", lambda _: None)
     )
     reader.ready = daemon.kiosk.ready
-    if checkpoint_every is not None:
-        daemon.checkpoint_every = checkpoint_every
     task = asyncio.create_task(daemon.serve())
     await eventually(lambda: bool(reader.starts), why="the reader started")
     return daemon, sim, task
@@ -142,58 +135,6 @@ async def test_a_backup_taken_while_rentals_flow_is_consistent_and_audited(tmp_p
         audited = conn.execute("SELECT details FROM events WHERE kind = 'backup'").fetchall()
     assert len(audited) == 2 and all(str(copies[0].parent) in d for (d,) in audited)
     assert rental_statuses(db) == ["returned"] * 30  # nothing was held up or lost meanwhile
-
-
-async def test_the_wal_is_checkpointed_beside_the_kiosk_not_in_its_commits(
-    tmp_path: Path,
-) -> None:
-    reader = QueueReader()
-    daemon, sim, task = await start_daemon(tmp_path, reader, members=5, checkpoint_every=0.05)
-    db = tmp_path / "locker.db"
-    try:
-        (pages,) = daemon.kiosk.ledger.conn.execute("PRAGMA wal_autocheckpoint").fetchone()
-        assert pages == SAFETY_NET_PAGES  # SQLite's own: only a safety net
-        for n in range(3):
-            daemon.kiosk.scan(f"M{n}")
-            await eventually(lambda n=n: locker_of(db, f"M{n}") is not None)
-        done = daemon.checkpoints
-        await eventually(lambda: daemon.checkpoints >= done + 2, why="two more checkpoints")
-        # The database file alone, without its WAL, has the rentals: they were moved into it.
-        alone = tmp_path / "alone.db"
-        shutil.copyfile(db, alone)
-        with closing(sqlite3.connect(alone)) as conn:
-            assert conn.execute("SELECT COUNT(*) FROM rentals").fetchone()[0] == 3
-    finally:
-        await stop_daemon(daemon, sim, task)
-
-
-async def test_failing_checkpoints_are_said_once_and_their_recovery_too(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = daemon_module.checkpoint
-    failures = [LedgerError(f"{tmp_path}: checkpoint failed: disk I/O error")] * 3
-
-    def flaky(path: Path) -> Checkpointed:
-        if failures:
-            raise failures.pop()
-        return real(path)
-
-    monkeypatch.setattr(daemon_module, "checkpoint", flaky)
-    with caplog.at_level(logging.INFO, logger="lockerkey"):
-        daemon, sim, task = await start_daemon(tmp_path, QueueReader(), checkpoint_every=0.02)
-        try:
-            await eventually(lambda: daemon.checkpoints >= 1, why="a checkpoint after the failures")
-        finally:
-            await stop_daemon(daemon, sim, task)
-    said = [
-        m
-        for m in (r.getMessage() for r in caplog.records)
-        if "checkpoint failed" in m or "checkpoints work" in m
-    ]
-    assert said == [
-        f"{tmp_path}: checkpoint failed: disk I/O error; retrying every 0.02 s",
-        "checkpoints work again",
-    ]
 
 
 async def test_a_held_up_event_loop_is_reported(caplog: pytest.LogCaptureFixture) -> None:

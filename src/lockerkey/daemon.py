@@ -27,7 +27,6 @@ from lockerkey.logs import setup_logging
 from lockerkey.readers.base import Reader, ReaderError
 from lockerkey.runlock import AlreadyRunning, RunLock
 from lockerkey.store.backup import BackupError, take_backup
-from lockerkey.store.checkpoint import SAFETY_NET_PAGES, checkpoint
 from lockerkey.store.ledger import Ledger, LedgerError, sqlite_version
 from lockerkey.tasks import sleep_until, supervise
 
@@ -39,8 +38,6 @@ READY_WAIT_S = 10.0
 # The loop watchdog: a callback that holds the loop longer than this is a bug worth a warning.
 LAG_BUDGET_S = 0.05
 LAG_EVERY_S = 0.1
-# How often the ledger's WAL is checkpointed, off the kiosk's path (store/checkpoint.py).
-CHECKPOINT_EVERY_S = 5.0
 
 
 def build_reader(scanner: ScannerSettings) -> Reader | None:
@@ -89,18 +86,14 @@ class Daemon:
         self.services: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         # "Run a sync now" for the console, set when a sync backend is configured.
         self.sync_now: Callable[[], Awaitable[None]] | None = None
-        self.checkpoint_every = CHECKPOINT_EVERY_S
-        self.checkpoints = 0  # checkpoints done, for status and tests
 
     async def serve(self) -> None:
         """Run until ``stop`` is set; then shut down cleanly (LedgerError if it is unusable)."""
         kiosk = self.kiosk
         runner = asyncio.create_task(kiosk.run(self.stop))
-        await kiosk.db(kiosk.ledger.defer_checkpoints, SAFETY_NET_PAGES)
         helpers = [
             asyncio.create_task(supervise("backup", self._daily_backups)),
             asyncio.create_task(supervise("loop-watch", watch_loop)),
-            asyncio.create_task(supervise("checkpoint", self._checkpoints)),
         ]
         readers: list[asyncio.Task[None]] = []
         try:
@@ -158,22 +151,6 @@ class Daemon:
             due = rules.next_local_time(datetime.now(UTC), *at, self.settings.timezone)
             await sleep_until(due)
             await self.backup_now()
-
-    async def _checkpoints(self) -> None:
-        failing = False
-        while True:
-            await asyncio.sleep(self.checkpoint_every)
-            try:
-                await asyncio.to_thread(checkpoint, self.settings.db_path)
-            except LedgerError as err:
-                if not failing:  # once, not every few seconds; SQLite's own net still holds
-                    log.error("%s; retrying every %g s", err, self.checkpoint_every)
-                failing = True
-                continue
-            if failing:
-                log.info("checkpoints work again")
-            failing = False
-            self.checkpoints += 1
 
     async def backup_now(self) -> None:
         """Take a checked backup on a thread of its own; rentals go on meanwhile."""

@@ -121,11 +121,6 @@ class Ledger:
         return ledger
 
     @guarded
-    def defer_checkpoints(self, pages: int) -> None:
-        """Leave checkpoints to a ``Checkpointer``; SQLite's own only past ``pages`` of WAL."""
-        self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
-
-    @guarded
     def close(self) -> None:
         """Checkpoint and close."""
         try:
