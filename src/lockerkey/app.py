@@ -279,7 +279,7 @@ class Kiosk:
         for listener in self.listeners:
             listener(step)
         # Formatting and writing log lines costs more than the engine and the commit together
-        # (bench/README.md), so nobody at the cabinet waits for it.
+        # (README, Performance), so nobody at the cabinet waits for it.
         _log_step(step, event, view.phase)
 
     async def _audit(self, kind: str, **details: object) -> None:
