@@ -176,7 +176,7 @@ async def run(site: Path, rentals: int, soak: int = 0, restarts: int = RESTARTS)
                 follower.cancel()
                 await asyncio.gather(follower, return_exceptions=True)
         if status != 0:
-            raise RuntimeError(f"the daemon exited {status}:\n" + "".join(daemon.lines[-30:]))
+            raise RuntimeError(f"the daemon exited {status}:\n" + "".join(list(daemon.lines)[-30:]))
         ready = [first_ready_s, *[await restart(bench) for _ in range(restarts)]]
     finally:
         await bench.cabinets.stop()

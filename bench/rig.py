@@ -2,8 +2,9 @@
 frames cross the line, a serial card reader on a pty, and `lockerkey run` as a process whose
 log is read as it comes.
 
-Everything here runs in the benchmark's own event loop; the daemon is a separate process, so
-its figures include the kernel's pty and pipe hops, as on a real kiosk.
+The simulators and the reader run in the benchmark's own event loop (the log and the ledger
+are read on threads); the daemon is a separate process, so its figures include the kernel's
+pty and pipe hops, as on a real kiosk.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,7 +124,7 @@ class Daemon:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.loop = loop
-        self.lines: list[str] = []
+        self.lines: deque[str] = deque(maxlen=200)  # the last lines, for an error message
         self._waiters: list[tuple[str, asyncio.Future[tuple[int, str]]]] = []
         threading.Thread(target=self._pump, daemon=True).start()
 

@@ -255,13 +255,20 @@ class Ledger:
     def load_lockers(self) -> dict[str, LockerState]:
         """Each configured locker's last known state, holder and last rental time."""
         states: dict[str, LockerState] = {}
-        for row in self.conn.execute("SELECT * FROM locker_status WHERE configured = 1"):
+        # The last rental is one index probe per locker (idx_rental_last_taken), whatever the
+        # number of past rentals.
+        for row in self.conn.execute(
+            "SELECT l.*, (SELECT MAX(r.rental_sensor_time) FROM rentals r"
+            " WHERE r.locker_number = l.locker_number AND r.rental_verified = 1) AS last_taken"
+            " FROM locker_status l WHERE l.configured = 1"
+        ):
             states[row["locker_number"]] = LockerState(
                 key=unflag(row["sensor_status"]),
                 door=unflag(row["door_status"]),
                 locked=unflag(row["lock_status"]),
                 service=Service(row["service"]),
                 reason=row["service_reason"],
+                last_rented=parse_ts(row["last_taken"]) if row["last_taken"] else None,
             )
         for row in self.conn.execute(
             f"SELECT transaction_id, member_id, locker_number FROM rentals WHERE {held_sql()}"
@@ -270,14 +277,6 @@ class Ledger:
                 states[row["locker_number"]].holder = Holder(
                     row["member_id"], row["transaction_id"]
                 )
-        # One index probe per locker (idx_rental_last_taken), whatever the number of rentals.
-        for row in self.conn.execute(
-            "SELECT l.locker_number, (SELECT MAX(r.rental_sensor_time) FROM rentals r"
-            " WHERE r.locker_number = l.locker_number AND r.rental_verified = 1) AS t"
-            " FROM locker_status l WHERE l.configured = 1"
-        ):
-            if row["t"] is not None:
-                states[row["locker_number"]].last_rented = parse_ts(row["t"])
         return states
 
     @guarded
